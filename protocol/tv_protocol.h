@@ -100,7 +100,8 @@ struct tv_request {
 /*
  * Decodes one text frame of len bytes (not necessarily NUL-terminated).
  * Returns 0 and fills *req (release with tv_request_free) or a negative
- * -TV_E_x: BAD_UTF8, BAD_JSON, UNKNOWN_OP, BAD_REQUEST, TOO_LONG. On failure
+ * -TV_E_x: BAD_UTF8, BAD_JSON, UNKNOWN_OP, TOO_LARGE (over the op's
+ * max_bytes), BAD_REQUEST, TOO_LONG. On failure
  * req->id holds the request id when it could be read, so the error reply can
  * carry it, req->root is NULL, and err receives a human message that names
  * the offending field (truncated to errlen).
@@ -133,6 +134,9 @@ long tv_utf8_count(const char *s, size_t len);
 /* ---- encoders (see invariant 3) ----------------------------------------- */
 /* {"type":"reply","id":ID,"ok":true,"result":RESULT}; result borrowed, NULL => {} */
 char *tv_encode_reply_ok(const char *id, json_t *result, size_t *len);
+/* {"type":"reply","id":ID,"ok":true,"replayed":true,"result":RESULT}: the
+ * repeated reply to a mutating request (PROTOCOL.md §6); as tv_encode_reply_ok. */
+char *tv_encode_reply_replayed(const char *id, json_t *result, size_t *len);
 /* {"type":"reply","id":ID,"ok":false,"error":{"code":..,"message":..}};
  * id NULL => "id":null; message NULL => tv_err_message(code). */
 char *tv_encode_reply_error(const char *id, int code, const char *message, size_t *len);
