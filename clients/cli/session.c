@@ -1,0 +1,143 @@
+/*
+ * session.c: the connection of one tavla command and how its failures
+ * become exit codes.
+ *
+ * Responsible for: connecting with the global options, resuming with the
+ * token, making one request and turning every way it can fail into exactly
+ * one diagnostic line and one exit code (cli.h). Not responsible for what a
+ * command prints on success.
+ *
+ * Invariants:
+ *  1. Certificate trouble is always reported as such and exits with 3,
+ *     never as a generic connection failure the user could not act on.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The receive limit of the CLI: a history page of 1,000 long events with
+ * multi-byte text fits; anything larger is refused rather than buffered. */
+#define CLI_MAX_MESSAGE (32u * 1024u * 1024u)
+
+int cli_connect(struct cli *cli)
+{
+	struct wsc_options o;
+	enum wsc_fail why = WSC_FAIL_NONE;
+	char err[600];
+	struct wsc *ws;
+
+	memset(&o, 0, sizeof(o));
+	o.ca_file = cli->ca;
+	o.insecure = cli->insecure;
+	o.subprotocol = TV_PROTOCOL_NAME;
+	o.user_agent = "tavla/" TAVLA_VERSION;
+	o.timeout_ms = cli->timeout_ms;
+	o.max_message = CLI_MAX_MESSAGE;
+	ws = wsc_connect(cli->url, &o, &why, err, sizeof(err));
+	if (!ws) {
+		fprintf(stderr, "tavla: %s\n", err);
+		return why == WSC_FAIL_URL ? CLI_EUSAGE : CLI_ECONN;
+	}
+	cli->conn = tvc_new(ws);
+	if (!cli->conn) {
+		fprintf(stderr, "tavla: out of memory\n");
+		return CLI_ECONN;
+	}
+	return CLI_OK;
+}
+
+int cli_wait_failed(struct cli *cli, int result, const char *what, const char *err)
+{
+	struct wsc *ws = tvc_ws(cli->conn);
+	switch (result) {
+	case WSC_TIMEOUT:
+		fprintf(stderr, "tavla: timed out after %g s waiting for %s\n",
+		        cli->timeout_ms / 1000.0, what);
+		return CLI_ETIMEOUT;
+	case WSC_CLOSED:
+		fprintf(stderr, "tavla: the server closed the connection: %d%s%s\n",
+		        wsc_close_code(ws), wsc_close_reason(ws)[0] ? " " : "",
+		        wsc_close_reason(ws));
+		return CLI_ECLOSED;
+	default:
+		fprintf(stderr, "tavla: connection failed while waiting for %s: %s\n", what,
+		        err && err[0] ? err : "unknown error");
+		return CLI_ECONN;
+	}
+}
+
+int cli_reply_failed(struct cli *cli, const struct tvc_msg *reply)
+{
+	fprintf(stderr, "tavla: %s: %s\n", tvc_reply_code(reply), tvc_reply_message(reply));
+	if (cli->json)
+		tvc_msg_print(reply, stdout);
+	return CLI_EREPLY;
+}
+
+int cli_call(struct cli *cli, enum tv_op op, const char *id, json_t *args,
+             tvc_other_fn other, void *ud, struct tvc_msg *reply)
+{
+	char own_id[48], err[512], what[80];
+	const struct tv_op_info *info = tv_op_info(op);
+	int r;
+
+	if (!id) {
+		tvc_new_id(cli->conn, "cli", own_id, sizeof(own_id));
+		id = own_id;
+	}
+	snprintf(what, sizeof(what), "the reply to %s", info ? info->wire : "a request");
+	r = tvc_call(cli->conn, op, id, args, cli->timeout_ms, other, ud, reply, err, sizeof(err));
+	json_decref(args);
+	if (r != WSC_MESSAGE)
+		return cli_wait_failed(cli, r, what, err);
+	if (!tvc_reply_ok(reply)) {
+		r = cli_reply_failed(cli, reply);
+		tvc_msg_clear(reply);
+		return r;
+	}
+	return CLI_OK;
+}
+
+int cli_resume(struct cli *cli, const char *cmd)
+{
+	struct tvc_msg reply;
+	int r;
+	if (!cli->token || !cli->token[0]) {
+		fprintf(stderr, "tavla: %s needs an identity: pass --token TOKEN or set TAVLA_TOKEN "
+		        "(from `tavla login` or `tavla join`)\n", cmd);
+		return CLI_EUSAGE;
+	}
+	r = cli_call(cli, TV_OP_RESUME, NULL, json_pack("{s:s}", "token", cli->token),
+	             NULL, NULL, &reply);
+	if (r == CLI_OK)
+		tvc_msg_clear(&reply);
+	return r;
+}
+
+int cli_enter_room(struct cli *cli, const char *room)
+{
+	struct tvc_msg reply;
+	json_t *res;
+	int r;
+
+	r = cli_call(cli, TV_OP_JOIN, NULL, json_pack("{s:s}", "room", room), NULL, NULL, &reply);
+	if (r != CLI_OK)
+		return r;
+	res = tvc_reply_result(&reply);
+	if (!json_is_false(json_object_get(res, "complete"))) {
+		tvc_msg_clear(&reply);
+		return CLI_OK;
+	}
+	/* More backlog than one page: skip straight to the head, which
+	 * subscribes the connection without sending the rest. */
+	{
+		json_int_t head = json_integer_value(json_object_get(res, "head"));
+		tvc_msg_clear(&reply);
+		r = cli_call(cli, TV_OP_JOIN, NULL,
+		             json_pack("{s:s,s:I}", "room", room, "since", head), NULL, NULL, &reply);
+	}
+	if (r == CLI_OK)
+		tvc_msg_clear(&reply);
+	return r;
+}
