@@ -49,10 +49,13 @@ static int print_json(struct cli *cli, const struct tvc_msg *reply)
 int cmd_ping(struct cli *cli)
 {
 	struct tvc_msg reply;
-	double t0 = now_s(), rtt;
+	double t0, rtt;
 	json_int_t ts;
 	int r;
 
+	if ((r = cli_connect(cli)) != CLI_OK)
+		return r;
+	t0 = now_s();
 	r = cli_call(cli, TV_OP_PING, NULL, NULL, NULL, NULL, &reply);
 	if (r != CLI_OK)
 		return r;

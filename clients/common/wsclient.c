@@ -288,12 +288,12 @@ static int is_ip_literal(const char *host)
 	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-/* Sets up the TLS context and session on c->fd and runs the TLS handshake. */
-static int tls_start(struct wsc *c, const struct wsc_url *u, const struct wsc_options *o,
-                     long long deadline, enum wsc_fail *why, char *err, size_t errlen)
+/* Makes the TLS context: protocol floor, verification, trusted CAs. Done
+ * before connecting, so that a bad --ca is reported as such. */
+static int tls_context(struct wsc *c, const struct wsc_options *o, enum wsc_fail *why,
+                       char *err, size_t errlen)
 {
 	char msg[512];
-	int r;
 
 	c->ctx = SSL_CTX_new(TLS_client_method());
 	if (!c->ctx)
@@ -308,6 +308,13 @@ static int tls_start(struct wsc *c, const struct wsc_url *u, const struct wsc_op
 		SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
 		ERR_clear_error();
 		if (o->ca_file) {
+			FILE *f = fopen(o->ca_file, "r");
+			if (!f) {
+				snprintf(msg, sizeof(msg), "cannot read CA file %s: %s", o->ca_file,
+				         strerror(errno));
+				return fail_connect(why, WSC_FAIL_TLS, err, errlen, msg);
+			}
+			fclose(f);
 			if (SSL_CTX_load_verify_locations(c->ctx, o->ca_file, NULL) != 1) {
 				snprintf(msg, sizeof(msg), "cannot load CA file %s: %s", o->ca_file,
 				         ssl_reason());
@@ -318,6 +325,15 @@ static int tls_start(struct wsc *c, const struct wsc_url *u, const struct wsc_op
 			return fail_connect(why, WSC_FAIL_TLS, err, errlen, msg);
 		}
 	}
+	return 0;
+}
+
+/* Makes the TLS session on c->fd and runs the TLS handshake. */
+static int tls_start(struct wsc *c, const struct wsc_url *u, const struct wsc_options *o,
+                     long long deadline, enum wsc_fail *why, char *err, size_t errlen)
+{
+	char msg[512];
+	int r;
 
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
@@ -597,6 +613,10 @@ struct wsc *wsc_connect(const char *url, const struct wsc_options *opt,
 	c->max_message = o->max_message ? o->max_message : WSC_DEFAULT_MAX_MESSAGE;
 	deadline = now_ms() + timeout;
 
+	if (tls_context(c, o, why, err, errlen) < 0) {
+		wsc_free(c);
+		return NULL;
+	}
 	c->fd = tcp_connect(&u, deadline, why, err, errlen);
 	if (c->fd < 0 || tls_start(c, &u, o, deadline, why, err, errlen) < 0 ||
 	    ws_upgrade(c, &u, o, deadline, why, err, errlen) < 0) {
