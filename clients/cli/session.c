@@ -47,6 +47,21 @@ int cli_connect(struct cli *cli)
 	return CLI_OK;
 }
 
+/* What a close code without a reason means (PROTOCOL.md §7.2). */
+static const char *close_meaning(int code)
+{
+	switch (code) {
+	case 1000: return "(normal close)";
+	case 1001: return "(server shutting down; try again shortly)";
+	case 1005: return "(no close code given)";
+	case 1007: return "(invalid UTF-8 in a message)";
+	case 1008: return "(policy: too many requests)";
+	case 1009: return "(message too large)";
+	case 4000: return "(too far behind; resume)";
+	default: return "";
+	}
+}
+
 int cli_wait_failed(struct cli *cli, int result, const char *what, const char *err)
 {
 	struct wsc *ws = tvc_ws(cli->conn);
@@ -55,11 +70,12 @@ int cli_wait_failed(struct cli *cli, int result, const char *what, const char *e
 		fprintf(stderr, "tavla: timed out after %g s waiting for %s\n",
 		        cli->timeout_ms / 1000.0, what);
 		return CLI_ETIMEOUT;
-	case WSC_CLOSED:
-		fprintf(stderr, "tavla: the server closed the connection: %d%s%s\n",
-		        wsc_close_code(ws), wsc_close_reason(ws)[0] ? " " : "",
-		        wsc_close_reason(ws));
+	case WSC_CLOSED: {
+		const char *reason = wsc_close_reason(ws);
+		fprintf(stderr, "tavla: the server closed the connection: %d %s\n",
+		        wsc_close_code(ws), reason[0] ? reason : close_meaning(wsc_close_code(ws)));
 		return CLI_ECLOSED;
+	}
 	default:
 		fprintf(stderr, "tavla: connection failed while waiting for %s: %s\n", what,
 		        err && err[0] ? err : "unknown error");
