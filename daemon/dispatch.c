@@ -1,0 +1,312 @@
+/*
+ * dispatch.c: decode, shared checks, handler, reply (see dispatch.h).
+ *
+ * Like Redis's processCommand(): the checks every op needs live here once,
+ * driven by the op's row in protocol/messages.def, so a handler cannot
+ * forget one and a new op cannot skip them.
+ */
+#include "dispatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "fault.h"
+#include "handlers.h"
+#include "log.h"
+#include "room.h"
+#include "server.h"
+#include "store.h"
+
+typedef int (*handler_fn)(struct tv_ctx *);
+
+static const handler_fn handlers[TV_OP__COUNT] = {
+	[TV_OP_PING] = handle_ping,
+	[TV_OP_LOGIN] = handle_login,
+	[TV_OP_RESUME] = handle_resume,
+	[TV_OP_JOIN] = handle_join,
+	[TV_OP_LEAVE] = handle_leave,
+	[TV_OP_ROOM_CREATE] = handle_room_create,
+	[TV_OP_ROOM_LIST] = handle_room_list,
+	[TV_OP_CHAT_SEND] = handle_chat_send,
+	[TV_OP_HISTORY] = handle_history,
+};
+
+int dispatch_table_complete(void)
+{
+	for (int op = 1; op < TV_OP__COUNT; op++)
+		if (!handlers[op])
+			return 0;
+	return 1;
+}
+
+/* Cost in rate tokens: authentication is dearer (password hashing). */
+static const double rate_cost[TV_RATE__COUNT] = {
+	[TV_RATE_NONE] = 0, [TV_RATE_READ] = 1, [TV_RATE_WRITE] = 1, [TV_RATE_AUTH] = 5,
+};
+
+/* ---- replies -------------------------------------------------------------------- */
+
+/* {"type":"reply","id":ID,"ok":true[,"replayed":true],"result":RESULT} built
+ * around already-serialised result text (no re-encoding). */
+static struct tv_buf *reply_ok_buf(const char *req_id, const char *result, int replayed)
+{
+	json_t *jid = req_id ? json_string(req_id) : json_null();
+	char *id = jid ? json_dumps(jid, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+	json_decref(jid);
+	if (!id)
+		return NULL;
+	if (!result)
+		result = "{}";
+	size_t len = strlen(id) + strlen(result) + 64;
+	struct tv_buf *b = tv_buf_new(len);
+	if (b)
+		b->len = (size_t)snprintf(tv_buf_data(b), len + 1,
+					  "{\"type\":\"reply\",\"id\":%s,\"ok\":true,%s\"result\":%s}",
+					  id, replayed ? "\"replayed\":true," : "", result);
+	free(id);
+	return b;
+}
+
+void dispatch_ok_raw(struct conn *c, const char *req_id, const char *result_json, int replayed)
+{
+	struct tv_buf *b = reply_ok_buf(req_id, result_json, replayed);
+	if (!b) {
+		dispatch_error(c, req_id, -TV_E_INTERNAL, NULL);
+		return;
+	}
+	conn_send(c, b);
+	tv_buf_unref(b);
+}
+
+static void reply_ok_json(struct conn *c, const char *req_id, json_t *result)
+{
+	char *s = result ? json_dumps(result, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	if (result && !s) {
+		dispatch_error(c, req_id, -TV_E_INTERNAL, NULL);
+		return;
+	}
+	dispatch_ok_raw(c, req_id, s, 0);
+	free(s);
+}
+
+void dispatch_error(struct conn *c, const char *req_id, int code, const char *msg)
+{
+	size_t len;
+	char *s = tv_encode_reply_error(req_id && *req_id ? req_id : NULL, code,
+					msg && *msg ? msg : NULL, &len);
+	c->srv->stats.errors++;
+	log_debug("request.error", "conn=%s code=%s", c->key, tv_err_name(code));
+	struct tv_buf *b = s ? tv_buf_take(s, len) : NULL;
+	if (b) {
+		conn_send(c, b);
+		tv_buf_unref(b);
+	}
+}
+
+void reply_to_init(struct reply_to *rt, const struct tv_ctx *ctx)
+{
+	rt->conn_id = ctx->conn->id;
+	snprintf(rt->req_id, sizeof rt->req_id, "%s", ctx->req->id);
+}
+
+void dispatch_finish(struct tv_server *srv, const struct reply_to *rt, int status,
+		     json_t *result, const char *msg)
+{
+	struct conn *c = conn_by_id(srv, rt->conn_id);
+	if (!c || c->state == CONN_CLOSING)
+		return;
+	if (status)
+		dispatch_error(c, rt->req_id, status, msg);
+	else
+		reply_ok_json(c, rt->req_id, result);
+}
+
+/* ---- idempotency ------------------------------------------------------------------- */
+
+struct pending {
+	char key[TV_ID_LEN + TV_ID_MAX_BYTES + 2]; /* identity \x1f client id */
+	char identity[TV_ID_LEN + 1];
+	char client_id[TV_ID_MAX_BYTES + 1];
+	unsigned char fingerprint[TV_HASH_LEN];
+	struct reply_to *waiters;
+	size_t nwaiters;
+};
+
+const char *pending_identity(const struct pending *p) { return p->identity; }
+const char *pending_client_id(const struct pending *p) { return p->client_id; }
+const unsigned char *pending_fingerprint(const struct pending *p) { return p->fingerprint; }
+
+static int add_waiter(struct pending *p, struct conn *c, const char *req_id)
+{
+	struct reply_to *w = realloc(p->waiters, (p->nwaiters + 1) * sizeof *w);
+	if (!w)
+		return -TV_E_INTERNAL;
+	p->waiters = w;
+	w[p->nwaiters].conn_id = c->id;
+	snprintf(w[p->nwaiters].req_id, sizeof w->req_id, "%s", req_id);
+	p->nwaiters++;
+	return 0;
+}
+
+void dispatch_pending_finish(struct tv_server *srv, struct pending *p, int status,
+			     const char *result_json)
+{
+	map_del(&srv->pending, p->key);
+	if (status == 0 && TV_FAULT("dispatch.before_ack"))
+		status = -TV_E_INTERNAL; /* test hook: committed, ack lost */
+	for (size_t i = 0; i < p->nwaiters; i++) {
+		struct conn *c = conn_by_id(srv, p->waiters[i].conn_id);
+		if (!c || c->state == CONN_CLOSING)
+			continue;
+		if (status)
+			dispatch_error(c, p->waiters[i].req_id, status, NULL);
+		else
+			dispatch_ok_raw(c, p->waiters[i].req_id, result_json, i > 0);
+	}
+	TV_FAULT("dispatch.after_ack");
+	free(p->waiters);
+	free(p);
+}
+
+/* Returns 0 with ctx->pending set (run the handler), TV_ASYNC when the
+ * request was answered or attached to one in flight, or negative. */
+static int idempotency(struct tv_ctx *ctx)
+{
+	struct conn *c = ctx->conn;
+	struct tv_server *srv = ctx->srv;
+	size_t clen;
+	char *canon = tv_request_canonical(ctx->req, &clen);
+	if (!canon)
+		return -TV_E_INTERNAL;
+	unsigned char fp[TV_HASH_LEN];
+	crypto_sha256(canon, clen, fp);
+	free(canon);
+
+	char key[sizeof ((struct pending *)0)->key];
+	snprintf(key, sizeof key, "%s\x1f%s", c->ident.id, ctx->req->id);
+	struct pending *p = map_get(&srv->pending, key);
+	if (p) {
+		if (memcmp(p->fingerprint, fp, TV_HASH_LEN))
+			return -TV_E_ID_REUSED;
+		return add_waiter(p, c, ctx->req->id) ? -TV_E_INTERNAL : TV_ASYNC;
+	}
+	unsigned char stored_fp[TV_HASH_LEN];
+	char *result = NULL;
+	int rc = store_request_get(srv->store, c->ident.id, ctx->req->id, stored_fp, &result);
+	if (rc < 0)
+		return rc;
+	if (rc == 0) {
+		if (memcmp(stored_fp, fp, TV_HASH_LEN)) {
+			free(result);
+			return -TV_E_ID_REUSED;
+		}
+		dispatch_ok_raw(c, ctx->req->id, result, 1);
+		free(result);
+		return TV_ASYNC;
+	}
+	p = calloc(1, sizeof *p);
+	if (!p)
+		return -TV_E_INTERNAL;
+	memcpy(p->key, key, sizeof p->key);
+	snprintf(p->identity, sizeof p->identity, "%s", c->ident.id);
+	snprintf(p->client_id, sizeof p->client_id, "%s", ctx->req->id);
+	memcpy(p->fingerprint, fp, TV_HASH_LEN);
+	if (add_waiter(p, c, ctx->req->id) || map_put(&srv->pending, p->key, p)) {
+		free(p->waiters);
+		free(p);
+		return -TV_E_INTERNAL;
+	}
+	ctx->pending = p;
+	return 0;
+}
+
+/* ---- the shared checks ---------------------------------------------------------------- */
+
+static int check(struct tv_ctx *ctx, const struct tv_op_info *info)
+{
+	struct conn *c = ctx->conn;
+	if (ctx->srv->stopping)
+		return -TV_E_SHUTTING_DOWN;
+	if (conn_rate_take(c, rate_cost[info->rate])) {
+		/* A client that keeps hammering after being told is cut off,
+		 * so it cannot keep the loop busy with error replies. */
+		if (++c->strikes > 100)
+			conn_close(c, 1008, "request flood");
+		return -TV_E_RATE_LIMITED;
+	}
+	int ident = c->state == CONN_IDENT;
+	switch (info->auth) {
+	case TV_AUTH_ANON:
+		if (ident)
+			return -TV_E_ALREADY_AUTHENTICATED;
+		break;
+	case TV_AUTH_IDENT:
+		if (!ident)
+			return -TV_E_NOT_AUTHENTICATED;
+		break;
+	case TV_AUTH_ANY:
+	case TV_AUTH_JOIN: /* the handler knows which form needs what */
+		break;
+	}
+	if (info->room) {
+		const char *room = tv_req_str(ctx->req, "room", NULL);
+		ctx->sub = room ? conn_sub(c, room) : NULL;
+		if (!ctx->sub)
+			return -TV_E_NOT_IN_ROOM;
+		ctx->room = ctx->sub->room;
+		ctx->role = ctx->sub->role;
+		if (!(info->roles & ctx->role))
+			return -TV_E_FORBIDDEN;
+	} else if (ident && info->auth == TV_AUTH_IDENT &&
+		   info->roles == TV_ROLE_MODERATOR && strcmp(c->ident.kind, "account") != 0) {
+		return -TV_E_FORBIDDEN;
+	}
+	if (info->mutates)
+		return idempotency(ctx);
+	return 0;
+}
+
+void dispatch_message(struct conn *c, const char *buf, size_t len)
+{
+	struct tv_request req;
+	char err[200] = "";
+	struct tv_server *srv = c->srv;
+	srv->stats.requests++;
+	int rc = tv_request_decode(buf, len, &req, err, sizeof err);
+	if (rc) {
+		dispatch_error(c, req.id, rc, err);
+		if (rc == -TV_E_BAD_UTF8)
+			conn_close(c, 1007, "invalid UTF-8");
+		return;
+	}
+	struct tv_ctx ctx = { .srv = srv, .conn = c, .req = &req };
+	const struct tv_op_info *info = tv_op_info(req.op);
+	rc = check(&ctx, info);
+	if (rc == 0)
+		rc = handlers[req.op](&ctx);
+	if (rc < 0 && ctx.pending) {
+		/* Nothing was written: forget the request so a retry runs it.
+		 * It was created just now, so this request is its only waiter. */
+		map_del(&srv->pending, ctx.pending->key);
+		free(ctx.pending->waiters);
+		free(ctx.pending);
+		ctx.pending = NULL;
+	}
+	if (rc < 0) {
+		dispatch_error(c, req.id, rc, ctx.err);
+	} else if (rc == 0) {
+		if (ctx.result_raw)
+			dispatch_ok_raw(c, req.id, ctx.result_raw, 0);
+		else
+			reply_ok_json(c, req.id, ctx.result);
+	}
+	if (rc < 0 || rc == 0)
+		log_debug("request", "conn=%s op=%s rc=%s", c->key, info->wire,
+			  rc ? tv_err_name(rc) : "ok");
+	json_decref(ctx.result);
+	free(ctx.result_raw);
+	tv_request_free(&req);
+}

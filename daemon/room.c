@@ -1,0 +1,463 @@
+/*
+ * room.c: live rooms, seq assignment, the fan-out ring, catch-up and
+ * presence (see room.h for the model and invariants).
+ *
+ * Why a ring rather than a queue per connection: an event published to a
+ * room of 1,000 subscribers costs one slot and one reference here, and each
+ * connection only moves its tail. Slow subscribers cost nothing until they
+ * fall off the end, when they are cut off and resume from the store.
+ */
+#include "room.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+struct presence {
+	unsigned count; /* subscriptions of this identity */
+	unsigned role;
+	char name[256];
+};
+
+/* ---- loading -------------------------------------------------------------------- */
+
+static void free_presence(const char *key, void *value, void *arg)
+{
+	free(value);
+}
+
+static void room_free(struct room *r)
+{
+	for (size_t i = 0; i < r->cap; i++)
+		event_unref(r->ring[i].ev);
+	free(r->ring);
+	map_each(&r->presence, free_presence, NULL);
+	map_free(&r->presence);
+	free(r->title);
+	free(r);
+}
+
+static int room_load(struct tv_server *srv, struct store_room *sr, struct room **out)
+{
+	struct room *r = calloc(1, sizeof *r);
+	if (!r)
+		return -TV_E_INTERNAL;
+	r->srv = srv;
+	memcpy(r->id, sr->id, sizeof r->id);
+	memcpy(r->org_id, sr->org_id, sizeof r->org_id);
+	memcpy(r->code, sr->code, sizeof r->code);
+	memcpy(r->kind, sr->kind, sizeof r->kind);
+	r->title = sr->title;
+	sr->title = NULL;
+	r->head = sr->head;
+	r->next_seq = sr->head + 1;
+	r->cap = (size_t)srv->cfg->room_ring;
+	r->ring = calloc(r->cap, sizeof *r->ring);
+	map_init(&r->presence);
+	if (!r->ring || map_put(&srv->rooms_by_id, r->id, r)) {
+		room_free(r);
+		return -TV_E_INTERNAL;
+	}
+	log_debug("room.load", "room=%s head=%llu", r->id, (unsigned long long)r->head);
+	*out = r;
+	return 0;
+}
+
+int room_get(struct tv_server *srv, const char *id, struct room **out)
+{
+	if ((*out = map_get(&srv->rooms_by_id, id)))
+		return 0;
+	struct store_room sr;
+	int rc = store_room_get(srv->store, id, &sr);
+	if (!rc)
+		rc = room_load(srv, &sr, out);
+	store_room_clear(&sr);
+	return rc;
+}
+
+int room_by_code(struct tv_server *srv, const char *code, struct room **out)
+{
+	struct store_room sr;
+	int rc = store_room_by_code(srv->store, code, &sr);
+	if (rc == -TV_E_ROOM_NOT_FOUND)
+		return -TV_E_BAD_CODE;
+	if (!rc) {
+		if ((*out = map_get(&srv->rooms_by_id, sr.id)) == NULL)
+			rc = room_load(srv, &sr, out);
+	}
+	store_room_clear(&sr);
+	return rc;
+}
+
+void room_release_if_idle(struct room *r)
+{
+	if (!r || r->nsubs || r->inflight)
+		return;
+	map_del(&r->srv->rooms_by_id, r->id);
+	log_debug("room.unload", "room=%s", r->id);
+	room_free(r);
+}
+
+static void unload_one(const char *key, void *value, void *arg)
+{
+	room_free(value);
+}
+
+void room_unload_all(struct tv_server *srv)
+{
+	map_each(&srv->rooms_by_id, unload_one, NULL);
+	map_free(&srv->rooms_by_id);
+}
+
+unsigned room_role_of(struct room *r, const char *identity_id, const char *kind,
+		      const char *org_id)
+{
+	if (strcmp(kind, "account") == 0 && strcmp(org_id, r->org_id) == 0)
+		return TV_ROLE_MODERATOR;
+	unsigned role = 0;
+	if (store_member_role(r->srv->store, r->id, identity_id, &role))
+		return 0;
+	return role;
+}
+
+/* ---- the ring -------------------------------------------------------------------- */
+
+static uint64_t ring_start(const struct room *r)
+{
+	return r->pos_end - r->count;
+}
+
+static struct ring_slot *slot_at(struct room *r, uint64_t pos)
+{
+	return &r->ring[pos % r->cap];
+}
+
+/* Unsent bytes of s: what was published since its tail. */
+static uint64_t lag_bytes(struct room *r, const struct room_sub *s)
+{
+	if (s->tail >= r->pos_end)
+		return 0;
+	return r->bytes_end - slot_at(r, s->tail)->bytes_before;
+}
+
+static void unlink_sub(struct room *r, struct room_sub *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		r->subs = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	s->room = NULL;
+	r->nsubs--;
+}
+
+static void presence_leave(struct room *r, const char *identity_id);
+
+/* Appends e (taking the caller's reference) and wakes subscribers. */
+static void ring_push(struct room *r, struct tv_event *e)
+{
+	struct tv_buf *b = event_wire(e, TV_AUD_ALL);
+	size_t len = b ? b->len : 0;
+	uint64_t limit = (uint64_t)r->srv->cfg->send_queue_max;
+
+	/* Subscribers whose next entry is about to be overwritten, or who hold
+	 * more unsent bytes than allowed, are cut off first. They are only
+	 * unlinked here; their presence change is published after this push
+	 * (publishing re-enters ring_push, which must not happen mid-walk). */
+	struct room_sub *cut = NULL;
+	for (struct room_sub *s = r->subs, *next; s; s = next) {
+		next = s->next;
+		int full = r->count == r->cap && s->tail == ring_start(r) && s->tail < r->pos_end;
+		if (full || lag_bytes(r, s) + len > limit) {
+			unlink_sub(r, s);
+			s->room = r; /* kept for the callback below */
+			s->cut_next = cut;
+			cut = s;
+		}
+	}
+	struct ring_slot *slot = slot_at(r, r->pos_end);
+	event_unref(slot->ev);
+	slot->ev = e;
+	slot->bytes_before = r->bytes_end;
+	r->bytes_end += len;
+	if (r->count < r->cap)
+		r->count++;
+	uint64_t old_end = r->pos_end++;
+	for (struct room_sub *s = r->subs; s; s = s->next)
+		if (s->tail == old_end)
+			s->wake(s);
+	while (cut) {
+		struct room_sub *s = cut;
+		cut = s->cut_next;
+		s->room = NULL;
+		r->srv->stats.slow_closed++;
+		log_info("room.lagged", "room=%s identity=%s last_seq=%llu", r->id,
+			 s->identity_id, (unsigned long long)s->last_seq);
+		presence_leave(r, s->identity_id);
+		s->lagged(s);
+	}
+}
+
+struct tv_buf *room_sub_next(struct room_sub *s, int peek)
+{
+	struct room *r = s->room;
+	while (s->tail < r->pos_end) {
+		struct tv_event *e = slot_at(r, s->tail)->ev;
+		if (e->seq == 0 && s->tail < s->eph_from) {
+			s->tail++;
+			continue;
+		}
+		struct tv_buf *b = event_wire(e, TV_AUD_ALL);
+		if (!peek) {
+			s->tail++;
+			if (e->seq)
+				s->last_seq = e->seq;
+		}
+		if (b)
+			return b;
+	}
+	return NULL;
+}
+
+/* ---- writes -------------------------------------------------------------------------- */
+
+static void write_done(struct store_write *w)
+{
+	struct room_write *rw = (struct room_write *)w;
+	struct room *r = rw->room;
+	r->inflight--;
+	if (w->status == 0) {
+		struct tv_event *e = event_new(&rw->ev);
+		r->head = rw->ev.seq;
+		rw->seq = rw->ev.seq;
+		if (e) {
+			r->srv->stats.events_published++;
+			ring_push(r, e);
+		}
+	} else if (rw->gen == r->gen) {
+		/* The first failure of this generation: every later write of
+		 * this room in flight fails too (store.c, invariant 2), so
+		 * the next seq to hand out is head + 1 again. */
+		r->gen++;
+		r->next_seq = r->head + 1;
+		log_warn("room.write_failed", "room=%s seq=%llu code=%s", r->id,
+			 (unsigned long long)rw->ev.seq, tv_err_name(w->status));
+	}
+	rw->done(rw);
+	room_release_if_idle(r);
+}
+
+uint64_t room_next_seq(const struct room *r)
+{
+	return r->next_seq;
+}
+
+void room_write_submit(struct room *r, struct room_write *rw)
+{
+	rw->room = r;
+	rw->gen = r->gen;
+	rw->ev.room = r->id;
+	rw->ev.seq = r->next_seq++;
+	rw->ev.ts_ms = server_now_ms();
+	rw->w.event = &rw->ev;
+	rw->w.now_ms = rw->ev.ts_ms;
+	rw->w.done = write_done;
+	r->inflight++;
+	store_submit(r->srv->store, &rw->w);
+}
+
+/* ---- catching up and subscribing --------------------------------------------------- */
+
+struct db_emit {
+	int (*emit)(void *arg, struct tv_buf *b);
+	void *arg;
+	uint64_t last;
+	int rc;
+};
+
+static int emit_stored(void *arg, const struct tv_event_view *v)
+{
+	struct db_emit *d = arg;
+	struct tv_event *e = event_new(v);
+	struct tv_buf *b = e ? event_wire(e, TV_AUD_ALL) : NULL;
+	if (!b) {
+		event_unref(e);
+		d->rc = -TV_E_INTERNAL;
+		return 1;
+	}
+	d->rc = d->emit(d->arg, b);
+	if (d->rc == 0)
+		d->last = v->seq;
+	event_unref(e);
+	return d->rc != 0;
+}
+
+int room_catch_up(struct room *r, const struct room_sub *s, uint64_t since, long page,
+		  int (*emit)(void *, struct tv_buf *), void *arg, uint64_t *through)
+{
+	uint64_t upto = r->head;
+	int complete = 1;
+	if (upto > since && upto - since > (uint64_t)page) {
+		upto = since + (uint64_t)page;
+		complete = 0;
+	}
+	*through = since;
+	if (upto <= since)
+		return complete;
+
+	/* From the ring when it still holds since + 1 (the common case: a
+	 * client that was away for seconds), else from the store. */
+	uint64_t pos = r->pos_end;
+	int in_ring = 0;
+	while (pos > ring_start(r)) {
+		struct tv_event *e = slot_at(r, pos - 1)->ev;
+		if (e->seq && e->seq <= since) {
+			in_ring = 1;
+			break;
+		}
+		pos--;
+		if (e->seq == since + 1) {
+			in_ring = 1;
+			break;
+		}
+	}
+	if (in_ring) {
+		for (; pos < r->pos_end; pos++) {
+			struct tv_event *e = slot_at(r, pos)->ev;
+			if (!e->seq || e->seq <= since)
+				continue;
+			if (e->seq > upto)
+				break;
+			struct tv_buf *b = event_wire(e, TV_AUD_ALL);
+			int rc = b ? emit(arg, b) : -TV_E_INTERNAL;
+			if (rc < 0)
+				return rc;
+			if (rc > 0)
+				return 0; /* the caller's byte budget is spent */
+			*through = e->seq;
+		}
+		return complete;
+	}
+	struct db_emit d = { emit, arg, since, 0 };
+	long n = store_events(r->srv->store, r->id, since, upto, page, emit_stored, &d);
+	if (n < 0)
+		return (int)n;
+	if (d.rc < 0)
+		return d.rc;
+	*through = d.last;
+	if (d.rc > 0)
+		return 0;
+	if (d.last != upto)
+		return -TV_E_STORAGE_ERROR; /* the store lost events: never paper over */
+	return complete;
+}
+
+static struct tv_buf *presence_msg(struct room *r, const char *id, const struct presence *p,
+				   int joined)
+{
+	json_t *o = json_pack("{s:s, s:s}", "type", "presence", "room", r->id);
+	json_t *who = joined ? json_pack("{s:s, s:s, s:s}", "id", id, "name", p->name, "role",
+					 tv_role_name(p->role))
+			     : json_string(id);
+	json_t *list = json_array(), *empty = json_array();
+	if (!o || !who || !list || !empty) {
+		json_decref(o);
+		json_decref(who);
+		json_decref(list);
+		json_decref(empty);
+		return NULL;
+	}
+	json_array_append_new(list, who);
+	json_object_set_new(o, "joined", joined ? list : empty);
+	json_object_set_new(o, "left", joined ? empty : list);
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	return s ? tv_buf_take(s, strlen(s)) : NULL;
+}
+
+static void publish_presence(struct room *r, const char *id, const struct presence *p, int joined)
+{
+	struct tv_buf *b = presence_msg(r, id, p, joined);
+	struct tv_event *e = b ? event_new_ephemeral(r->id, b) : NULL;
+	tv_buf_unref(b);
+	if (e)
+		ring_push(r, e);
+}
+
+int room_subscribe(struct room *r, struct room_sub *s, const char *name)
+{
+	struct presence *p = map_get(&r->presence, s->identity_id);
+	if (!p) {
+		p = calloc(1, sizeof *p);
+		if (!p || map_put(&r->presence, s->identity_id, p)) {
+			free(p);
+			return -TV_E_INTERNAL;
+		}
+		snprintf(p->name, sizeof p->name, "%s", name);
+		p->role = s->role;
+	}
+	s->room = r;
+	s->prev = NULL;
+	s->next = r->subs;
+	if (r->subs)
+		r->subs->prev = s;
+	r->subs = s;
+	r->nsubs++;
+	s->last_seq = r->head;
+	if (p->count++ == 0) {
+		s->tail = r->pos_end; /* not subscribed yet for its own delta */
+		publish_presence(r, s->identity_id, p, 1);
+	}
+	/* Live from here: the catch-up emitted everything up to head, and
+	 * ephemeral entries from before the join are not replayed (the join
+	 * result carries the presence list). */
+	s->tail = r->pos_end;
+	s->eph_from = r->pos_end;
+	return 0;
+}
+
+static void presence_leave(struct room *r, const char *identity_id)
+{
+	struct presence *p = map_get(&r->presence, identity_id);
+	if (p && --p->count == 0) {
+		char id[TV_ID_LEN + 1];
+		snprintf(id, sizeof id, "%s", identity_id);
+		map_del(&r->presence, id);
+		publish_presence(r, id, p, 0);
+		free(p);
+	}
+}
+
+void room_unsubscribe(struct room_sub *s)
+{
+	struct room *r = s->room;
+	if (!r)
+		return;
+	unlink_sub(r, s);
+	presence_leave(r, s->identity_id);
+}
+
+struct presence_walk {
+	json_t *list;
+};
+
+static void presence_entry(const char *id, void *value, void *arg)
+{
+	struct presence *p = value;
+	json_array_append_new(((struct presence_walk *)arg)->list,
+			      json_pack("{s:s, s:s, s:s}", "id", id, "name", p->name, "role",
+					tv_role_name(p->role)));
+}
+
+void *room_presence_json(struct room *r)
+{
+	struct presence_walk w = { json_array() };
+	if (w.list)
+		map_each(&r->presence, presence_entry, &w);
+	return w.list;
+}

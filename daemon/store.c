@@ -1,0 +1,835 @@
+/*
+ * store.c: SQLite schema, reads on the loop thread, and the group-commit
+ * writer thread (see store.h for the contract and invariants).
+ *
+ * Why a writer thread: with synchronous=FULL a COMMIT waits for fsync
+ * (milliseconds); on the loop thread that would stall every connection.
+ * The writer takes everything queued since its last commit into one
+ * transaction, so under load one fsync covers hundreds of writes, and at
+ * light load a lone write commits at once (no timer, no waiting to batch).
+ *
+ * Why the writer checks seq itself: seqs are assigned on the loop thread
+ * when a request is accepted. If one write fails (disk full) the writes
+ * queued behind it for the same room carry later seqs; storing them would
+ * leave a gap. The writer remembers each room's last stored seq and fails
+ * any event that does not extend it by one; the room then re-assigns.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fault.h"
+#include "log.h"
+#include "map.h"
+
+/* ---- schema ----------------------------------------------------------------
+ * migrations[i] moves a database from user_version i to i+1. Append only. */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE orgs("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);"
+	"CREATE TABLE identities("
+	"  id TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('account','guest')),"
+	"  org_id TEXT, name TEXT NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE accounts("
+	"  username TEXT PRIMARY KEY, identity_id TEXT NOT NULL UNIQUE,"
+	"  pwhash TEXT NOT NULL, created INTEGER NOT NULL);"
+	"CREATE TABLE tokens("
+	"  hash BLOB PRIMARY KEY, identity_id TEXT NOT NULL,"
+	"  created INTEGER NOT NULL, used INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE rooms("
+	"  id TEXT PRIMARY KEY, org_id TEXT NOT NULL, kind TEXT NOT NULL,"
+	"  title TEXT NOT NULL, code TEXT NOT NULL UNIQUE, created_by TEXT,"
+	"  created INTEGER NOT NULL);"
+	"CREATE INDEX rooms_by_org ON rooms(org_id);"
+	"CREATE TABLE members("
+	"  room_id TEXT NOT NULL, identity_id TEXT NOT NULL, role INTEGER NOT NULL,"
+	"  joined INTEGER NOT NULL, PRIMARY KEY (room_id, identity_id)) WITHOUT ROWID;"
+	"CREATE INDEX members_by_identity ON members(identity_id);"
+	"CREATE TABLE events("
+	"  room_id TEXT NOT NULL, seq INTEGER NOT NULL CHECK (seq > 0),"
+	"  ts INTEGER NOT NULL, author_id TEXT, author_name TEXT,"
+	"  kind TEXT NOT NULL, data TEXT NOT NULL,"
+	"  PRIMARY KEY (room_id, seq)) WITHOUT ROWID;"
+	"CREATE TABLE requests("
+	"  identity_id TEXT NOT NULL, client_id TEXT NOT NULL,"
+	"  fingerprint BLOB NOT NULL, result TEXT NOT NULL, room_id TEXT,"
+	"  created INTEGER NOT NULL, PRIMARY KEY (identity_id, client_id)) WITHOUT ROWID;",
+};
+#define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* Statements, by connection. */
+enum rd_stmt {
+	RD_ROOM_GET, RD_ROOM_BY_CODE, RD_ROOMS_ORG, RD_ROOMS_MEMBER, RD_TOKEN,
+	RD_TOKEN_TOUCH, RD_ACCOUNT, RD_MEMBER, RD_EVENTS, RD_REQUEST, RD_CODE,
+	RD__COUNT
+};
+static const char *const rd_sql[RD__COUNT] = {
+	[RD_ROOM_GET] = "SELECT r.id, r.org_id, r.code, r.kind, r.title, r.created,"
+		" (SELECT coalesce(max(seq),0) FROM events e WHERE e.room_id = r.id)"
+		" FROM rooms r WHERE r.id = ?1",
+	[RD_ROOM_BY_CODE] = "SELECT r.id, r.org_id, r.code, r.kind, r.title, r.created,"
+		" (SELECT coalesce(max(seq),0) FROM events e WHERE e.room_id = r.id)"
+		" FROM rooms r WHERE r.code = ?1",
+	[RD_ROOMS_ORG] = "SELECT r.id, r.org_id, r.code, r.kind, r.title, r.created,"
+		" (SELECT coalesce(max(seq),0) FROM events e WHERE e.room_id = r.id)"
+		" FROM rooms r WHERE r.org_id = ?1 ORDER BY r.created, r.id",
+	[RD_ROOMS_MEMBER] = "SELECT r.id, r.org_id, r.code, r.kind, r.title, r.created,"
+		" (SELECT coalesce(max(seq),0) FROM events e WHERE e.room_id = r.id)"
+		" FROM rooms r JOIN members m ON m.room_id = r.id"
+		" WHERE m.identity_id = ?1 ORDER BY r.created, r.id",
+	[RD_TOKEN] = "SELECT i.id, coalesce(i.org_id,''), i.kind, i.name, t.used"
+		" FROM tokens t JOIN identities i ON i.id = t.identity_id WHERE t.hash = ?1",
+	[RD_TOKEN_TOUCH] = "UPDATE tokens SET used = ?2 WHERE hash = ?1",
+	[RD_ACCOUNT] = "SELECT i.id, coalesce(i.org_id,''), i.kind, i.name, a.pwhash"
+		" FROM accounts a JOIN identities i ON i.id = a.identity_id WHERE a.username = ?1",
+	[RD_MEMBER] = "SELECT role FROM members WHERE room_id = ?1 AND identity_id = ?2",
+	[RD_EVENTS] = "SELECT seq, ts, author_id, author_name, kind, data FROM events"
+		" WHERE room_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4",
+	[RD_REQUEST] = "SELECT fingerprint, result FROM requests"
+		" WHERE identity_id = ?1 AND client_id = ?2",
+	[RD_CODE] = "SELECT 1 FROM rooms WHERE code = ?1",
+};
+
+enum wr_stmt {
+	WR_BEGIN, WR_COMMIT, WR_ROLLBACK, WR_ROOM, WR_IDENTITY, WR_TOKEN, WR_MEMBER,
+	WR_EVENT, WR_REQUEST, WR_HEAD, WR__COUNT
+};
+static const char *const wr_sql[WR__COUNT] = {
+	[WR_BEGIN] = "BEGIN IMMEDIATE",
+	[WR_COMMIT] = "COMMIT",
+	[WR_ROLLBACK] = "ROLLBACK",
+	[WR_ROOM] = "INSERT INTO rooms(id, org_id, kind, title, code, created_by, created)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[WR_IDENTITY] = "INSERT INTO identities(id, kind, org_id, name, created)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[WR_TOKEN] = "INSERT INTO tokens(hash, identity_id, created, used) VALUES (?1, ?2, ?3, ?3)",
+	[WR_MEMBER] = "INSERT OR IGNORE INTO members(room_id, identity_id, role, joined)"
+		" VALUES (?1, ?2, ?3, ?4)",
+	[WR_EVENT] = "INSERT INTO events(room_id, seq, ts, author_id, author_name, kind, data)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[WR_REQUEST] = "INSERT INTO requests(identity_id, client_id, fingerprint, result,"
+		" room_id, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[WR_HEAD] = "SELECT coalesce(max(seq),0) FROM events WHERE room_id = ?1",
+};
+
+struct store {
+	sqlite3 *rd, *wr;
+	sqlite3_stmt *rs[RD__COUNT], *ws[WR__COUNT];
+	int batch_max;
+
+	/* Shared between the loop and the writer, under mu. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct store_write *q_head, *q_tail;   /* submitted, not yet taken */
+	struct store_write *d_head, *d_tail;   /* finished, not yet completed */
+	size_t pending;                        /* submitted, not yet completed */
+	int stop;
+
+	pthread_t thread;
+	uv_async_t async;
+	/* Writer-thread only: last stored seq per room (see file comment). */
+	struct map heads;
+};
+
+static int sql_err(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return -TV_E_STORAGE_FULL;
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	default:
+		return -TV_E_STORAGE_ERROR;
+	}
+}
+
+static int open_db(sqlite3 **db, const char *path, int sync_full, char *err, size_t errlen)
+{
+	int rc = sqlite3_open_v2(path, db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, *db ? sqlite3_errmsg(*db) : "out of memory");
+		sqlite3_close(*db);
+		*db = NULL;
+		return -TV_E_STORAGE_ERROR;
+	}
+	sqlite3_db_config(*db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(*db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_busy_timeout(*db, 5000);
+	char sql[160];
+	snprintf(sql, sizeof sql,
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA foreign_keys=OFF;",
+		 sync_full ? "FULL" : "NORMAL");
+	char *msg = NULL;
+	if (sqlite3_exec(*db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, msg ? msg : "pragma failed");
+		sqlite3_free(msg);
+		sqlite3_close(*db);
+		*db = NULL;
+		return -TV_E_STORAGE_ERROR;
+	}
+	return 0;
+}
+
+static int migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (version > SCHEMA_VERSION) {
+		snprintf(err, errlen, "database schema %d is newer than this tavlad (%d)",
+			 version, SCHEMA_VERSION);
+		return -TV_E_STORAGE_ERROR;
+	}
+	for (int v = version; v < SCHEMA_VERSION; v++) {
+		char sql[64], *msg = NULL;
+		snprintf(sql, sizeof sql, "PRAGMA user_version=%d; COMMIT;", v + 1);
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+		    sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+			snprintf(err, errlen, "migration to schema %d failed: %s", v + 1,
+				 msg ? msg : "?");
+			sqlite3_free(msg);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return -TV_E_STORAGE_ERROR;
+		}
+		log_info("store.migrate", "schema=%d", v + 1);
+	}
+	return 0;
+}
+
+static int prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **st, int n,
+		       char *err, size_t errlen)
+{
+	for (int i = 0; i < n; i++)
+		if (sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st[i],
+				       NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(db));
+			return -TV_E_STORAGE_ERROR;
+		}
+	return 0;
+}
+
+/* ---- the writer thread ------------------------------------------------------ */
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = TV_FAULT("store.step") ? SQLITE_FULL : sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sql_err(rc);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Last stored seq of a room as the writer knows it (cached). */
+static int writer_head(struct store *s, const char *room, uint64_t *head)
+{
+	void *v = map_get(&s->heads, room);
+	if (v) {
+		*head = (uint64_t)(uintptr_t)v - 1;
+		return 0;
+	}
+	sqlite3_stmt *st = s->ws[WR_HEAD];
+	sqlite3_bind_text(st, 1, room, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	*head = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : sql_err(rc);
+}
+
+/* Applies one write inside the open transaction. Returns 0 or -TV_E_x. */
+static int apply(struct store *s, struct store_write *w)
+{
+	sqlite3_stmt *st;
+	int rc;
+	if (w->room.id) {
+		st = s->ws[WR_ROOM];
+		bind_text(st, 1, w->room.id);
+		bind_text(st, 2, w->room.org_id);
+		bind_text(st, 3, w->room.kind);
+		bind_text(st, 4, w->room.title);
+		bind_text(st, 5, w->room.code);
+		bind_text(st, 6, w->room.created_by);
+		sqlite3_bind_int64(st, 7, w->now_ms);
+		if ((rc = step_done(st)))
+			return rc;
+	}
+	if (w->identity.id) {
+		st = s->ws[WR_IDENTITY];
+		bind_text(st, 1, w->identity.id);
+		bind_text(st, 2, w->identity.kind);
+		bind_text(st, 3, w->identity.org_id);
+		bind_text(st, 4, w->identity.name);
+		sqlite3_bind_int64(st, 5, w->now_ms);
+		if ((rc = step_done(st)))
+			return rc;
+	}
+	if (w->token.hash) {
+		st = s->ws[WR_TOKEN];
+		sqlite3_bind_blob(st, 1, w->token.hash, TV_HASH_LEN, SQLITE_STATIC);
+		bind_text(st, 2, w->token.identity_id);
+		sqlite3_bind_int64(st, 3, w->now_ms);
+		if ((rc = step_done(st)))
+			return rc;
+	}
+	if (w->member.room_id) {
+		st = s->ws[WR_MEMBER];
+		bind_text(st, 1, w->member.room_id);
+		bind_text(st, 2, w->member.identity_id);
+		sqlite3_bind_int(st, 3, (int)w->member.role);
+		sqlite3_bind_int64(st, 4, w->now_ms);
+		if ((rc = step_done(st)))
+			return rc;
+	}
+	if (w->event) {
+		const struct tv_event_view *e = w->event;
+		uint64_t head;
+		if ((rc = writer_head(s, e->room, &head)))
+			return rc;
+		if (e->seq != head + 1)
+			return -TV_E_STORAGE_ERROR; /* invariant 2: no gaps */
+		st = s->ws[WR_EVENT];
+		bind_text(st, 1, e->room);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)e->seq);
+		sqlite3_bind_int64(st, 3, e->ts_ms);
+		bind_text(st, 4, e->author_id);
+		bind_text(st, 5, e->author_id ? e->author_name : NULL);
+		bind_text(st, 6, e->kind);
+		sqlite3_bind_text(st, 7, e->data_json, (int)e->data_len, SQLITE_STATIC);
+		if ((rc = step_done(st)))
+			return rc;
+		if (map_put(&s->heads, e->room, (void *)(uintptr_t)(e->seq + 1)))
+			return -TV_E_INTERNAL;
+	}
+	if (TV_FAULT("store.after_insert"))
+		return -TV_E_STORAGE_ERROR;
+	if (w->request.identity_id) {
+		st = s->ws[WR_REQUEST];
+		bind_text(st, 1, w->request.identity_id);
+		bind_text(st, 2, w->request.client_id);
+		sqlite3_bind_blob(st, 3, w->request.fingerprint, TV_HASH_LEN, SQLITE_STATIC);
+		bind_text(st, 4, w->request.result);
+		bind_text(st, 5, w->request.room_id);
+		sqlite3_bind_int64(st, 6, w->now_ms);
+		if ((rc = step_done(st)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Runs writes [first .. NULL) as one transaction. Returns 0 when committed;
+ * on failure everything is rolled back and the head cache is dropped (it
+ * may hold seqs of rolled-back events). */
+static int commit_batch(struct store *s, struct store_write *first, struct store_write **failed)
+{
+	int rc = TV_FAULT("store.before_begin") ? -TV_E_STORAGE_ERROR : step_done(s->ws[WR_BEGIN]);
+	*failed = NULL;
+	if (rc)
+		return rc;
+	for (struct store_write *w = first; w; w = w->next)
+		if ((rc = apply(s, w))) {
+			*failed = w;
+			break;
+		}
+	if (!rc && TV_FAULT("store.before_commit"))
+		rc = -TV_E_STORAGE_ERROR;
+	if (!rc)
+		rc = step_done(s->ws[WR_COMMIT]);
+	if (rc) {
+		step_done(s->ws[WR_ROLLBACK]);
+		map_free(&s->heads);
+		map_init(&s->heads);
+		return rc;
+	}
+	TV_FAULT("store.after_commit");
+	return 0;
+}
+
+static void finish(struct store *s, struct store_write *first, struct store_write *last)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->d_tail)
+		s->d_tail->next = first;
+	else
+		s->d_head = first;
+	s->d_tail = last;
+	pthread_mutex_unlock(&s->mu);
+	uv_async_send(&s->async);
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *s = arg;
+	for (;;) {
+		pthread_mutex_lock(&s->mu);
+		while (!s->q_head && !s->stop)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->q_head) {
+			pthread_mutex_unlock(&s->mu);
+			break;
+		}
+		/* Take up to batch_max writes: everything that queued while the
+		 * last commit was waiting for the disk. */
+		struct store_write *first = s->q_head, *last = first;
+		int n = 1;
+		while (last->next && n < s->batch_max) {
+			last = last->next;
+			n++;
+		}
+		s->q_head = last->next;
+		if (!s->q_head)
+			s->q_tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&s->mu);
+
+		struct store_write *failed;
+		int rc = commit_batch(s, first, &failed);
+		if (rc && n > 1) {
+			/* Isolate the failure: commit each write on its own, so one
+			 * bad write does not fail its neighbours. */
+			for (struct store_write *w = first, *next; w; w = next) {
+				next = w->next;
+				w->next = NULL;
+				w->status = commit_batch(s, w, &failed);
+				w->next = next;
+			}
+		} else {
+			for (struct store_write *w = first; w; w = w->next)
+				w->status = rc;
+		}
+		if (rc && n == 1)
+			log_warn("store.write_failed", "code=%s", tv_err_name(rc));
+		finish(s, first, last);
+	}
+	return NULL;
+}
+
+/* Loop thread: run completions in submission order. */
+static void on_async(uv_async_t *h)
+{
+	struct store *s = h->data;
+	pthread_mutex_lock(&s->mu);
+	struct store_write *w = s->d_head;
+	s->d_head = s->d_tail = NULL;
+	pthread_mutex_unlock(&s->mu);
+	while (w) {
+		struct store_write *next = w->next;
+		w->next = NULL;
+		s->pending--;
+		w->done(w);
+		w = next;
+	}
+}
+
+void store_submit(struct store *s, struct store_write *w)
+{
+	w->next = NULL;
+	w->status = 0;
+	s->pending++;
+	pthread_mutex_lock(&s->mu);
+	if (s->q_tail)
+		s->q_tail->next = w;
+	else
+		s->q_head = w;
+	s->q_tail = w;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+size_t store_pending(struct store *s)
+{
+	return s->pending;
+}
+
+int store_open(struct store **out, uv_loop_t *loop, const struct store_opts *o,
+	       char *err, size_t errlen)
+{
+	struct store *s = calloc(1, sizeof *s);
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -TV_E_INTERNAL;
+	}
+	s->batch_max = o->batch_max > 0 ? o->batch_max : 1;
+	map_init(&s->heads);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	int rc = open_db(&s->wr, o->path, o->sync_full, err, errlen);
+	if (!rc)
+		rc = migrate(s->wr, err, errlen);
+	if (!rc)
+		rc = open_db(&s->rd, o->path, o->sync_full, err, errlen);
+	if (!rc)
+		rc = prepare_all(s->wr, wr_sql, s->ws, WR__COUNT, err, errlen);
+	if (!rc)
+		rc = prepare_all(s->rd, rd_sql, s->rs, RD__COUNT, err, errlen);
+	if (!rc && uv_async_init(loop, &s->async, on_async)) {
+		snprintf(err, errlen, "uv_async_init failed");
+		rc = -TV_E_INTERNAL;
+	}
+	if (rc) {
+		for (int i = 0; i < WR__COUNT; i++)
+			sqlite3_finalize(s->ws[i]);
+		for (int i = 0; i < RD__COUNT; i++)
+			sqlite3_finalize(s->rs[i]);
+		sqlite3_close(s->wr);
+		sqlite3_close(s->rd);
+		free(s);
+		return rc;
+	}
+	s->async.data = s;
+	if (pthread_create(&s->thread, NULL, writer_main, s)) {
+		snprintf(err, errlen, "cannot start the writer thread");
+		return -TV_E_INTERNAL;
+	}
+	*out = s;
+	return 0;
+}
+
+static void free_on_close(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = 1;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thread, NULL);
+	on_async(&s->async); /* completions the loop has not run yet */
+	for (int i = 0; i < WR__COUNT; i++)
+		sqlite3_finalize(s->ws[i]);
+	for (int i = 0; i < RD__COUNT; i++)
+		sqlite3_finalize(s->rs[i]);
+	sqlite3_close(s->wr);
+	sqlite3_close(s->rd);
+	map_free(&s->heads);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+	uv_close((uv_handle_t *)&s->async, free_on_close);
+}
+
+/* ---- reads -------------------------------------------------------------------- */
+
+static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static int read_room(sqlite3_stmt *st, struct store_room *r)
+{
+	memset(r, 0, sizeof *r);
+	copy_col(r->id, sizeof r->id, st, 0);
+	copy_col(r->org_id, sizeof r->org_id, st, 1);
+	copy_col(r->code, sizeof r->code, st, 2);
+	copy_col(r->kind, sizeof r->kind, st, 3);
+	const unsigned char *t = sqlite3_column_text(st, 4);
+	r->title = strdup(t ? (const char *)t : "");
+	r->created = sqlite3_column_int64(st, 5);
+	r->head = (uint64_t)sqlite3_column_int64(st, 6);
+	return r->title ? 0 : -TV_E_INTERNAL;
+}
+
+void store_room_clear(struct store_room *r)
+{
+	free(r->title);
+	r->title = NULL;
+}
+
+static int room_one(struct store *s, enum rd_stmt which, const char *key, struct store_room *out)
+{
+	sqlite3_stmt *st = s->rs[which];
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st), ret;
+	if (rc == SQLITE_ROW)
+		ret = read_room(st, out);
+	else
+		ret = rc == SQLITE_DONE ? -TV_E_ROOM_NOT_FOUND : sql_err(rc);
+	sqlite3_reset(st);
+	return ret;
+}
+
+int store_room_get(struct store *s, const char *id, struct store_room *out)
+{
+	return room_one(s, RD_ROOM_GET, id, out);
+}
+
+int store_room_by_code(struct store *s, const char *code, struct store_room *out)
+{
+	return room_one(s, RD_ROOM_BY_CODE, code, out);
+}
+
+int store_room_list(struct store *s, const char *org_id, const char *identity_id,
+		    void (*fn)(void *, const struct store_room *), void *arg)
+{
+	sqlite3_stmt *st = s->rs[org_id ? RD_ROOMS_ORG : RD_ROOMS_MEMBER];
+	sqlite3_bind_text(st, 1, org_id ? org_id : identity_id, -1, SQLITE_STATIC);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_room r;
+		if (read_room(st, &r) == 0)
+			fn(arg, &r);
+		store_room_clear(&r);
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : sql_err(rc);
+}
+
+static void read_identity(sqlite3_stmt *st, struct store_identity *out)
+{
+	copy_col(out->id, sizeof out->id, st, 0);
+	copy_col(out->org_id, sizeof out->org_id, st, 1);
+	copy_col(out->kind, sizeof out->kind, st, 2);
+	copy_col(out->name, sizeof out->name, st, 3);
+}
+
+int store_identity_by_token(struct store *s, const unsigned char hash[TV_HASH_LEN],
+			    int64_t now_ms, int64_t max_age_ms, struct store_identity *out)
+{
+	sqlite3_stmt *st = s->rs[RD_TOKEN];
+	sqlite3_bind_blob(st, 1, hash, TV_HASH_LEN, SQLITE_STATIC);
+	int rc = sqlite3_step(st), ret = -TV_E_BAD_TOKEN;
+	int64_t used = 0;
+	if (rc == SQLITE_ROW) {
+		read_identity(st, out);
+		used = sqlite3_column_int64(st, 4);
+		ret = now_ms - used <= max_age_ms ? 0 : -TV_E_BAD_TOKEN;
+	} else if (rc != SQLITE_DONE) {
+		ret = sql_err(rc);
+	}
+	sqlite3_reset(st);
+	/* Sliding expiry, written at most daily: a small write on the loop
+	 * thread, rare enough not to matter and not worth a queue entry. */
+	if (ret == 0 && now_ms - used > 86400000) {
+		st = s->rs[RD_TOKEN_TOUCH];
+		sqlite3_bind_blob(st, 1, hash, TV_HASH_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, now_ms);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	return ret;
+}
+
+int store_account_get(struct store *s, const char *user, struct store_identity *out,
+		      char **pwhash)
+{
+	sqlite3_stmt *st = s->rs[RD_ACCOUNT];
+	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st), ret = -TV_E_BAD_CREDENTIALS;
+	if (rc == SQLITE_ROW) {
+		read_identity(st, out);
+		const unsigned char *h = sqlite3_column_text(st, 4);
+		*pwhash = strdup(h ? (const char *)h : "");
+		ret = *pwhash ? 0 : -TV_E_INTERNAL;
+	} else if (rc != SQLITE_DONE) {
+		ret = sql_err(rc);
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+int store_member_role(struct store *s, const char *room_id, const char *identity_id,
+		      unsigned *role)
+{
+	sqlite3_stmt *st = s->rs[RD_MEMBER];
+	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, identity_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	*role = rc == SQLITE_ROW ? (unsigned)sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_err(rc);
+}
+
+long store_events(struct store *s, const char *room_id, uint64_t after, uint64_t upto,
+		  long limit, int (*fn)(void *, const struct tv_event_view *), void *arg)
+{
+	sqlite3_stmt *st = s->rs[RD_EVENTS];
+	sqlite3_bind_text(st, 1, room_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)after);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)upto);
+	sqlite3_bind_int64(st, 4, limit);
+	long n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct tv_event_view v = {
+			.room = room_id,
+			.seq = (uint64_t)sqlite3_column_int64(st, 0),
+			.ts_ms = sqlite3_column_int64(st, 1),
+			.author_id = (const char *)sqlite3_column_text(st, 2),
+			.author_name = (const char *)sqlite3_column_text(st, 3),
+			.kind = (const char *)sqlite3_column_text(st, 4),
+			.data_json = (const char *)sqlite3_column_text(st, 5),
+			.data_len = (size_t)sqlite3_column_bytes(st, 5),
+		};
+		if (!v.author_name)
+			v.author_name = "";
+		n++;
+		if (fn(arg, &v))
+			break;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : sql_err(rc);
+}
+
+int store_request_get(struct store *s, const char *identity_id, const char *client_id,
+		      unsigned char fingerprint[TV_HASH_LEN], char **result)
+{
+	sqlite3_stmt *st = s->rs[RD_REQUEST];
+	sqlite3_bind_text(st, 1, identity_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, client_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st), ret = 1;
+	if (rc == SQLITE_ROW) {
+		const void *fp = sqlite3_column_blob(st, 0);
+		if (fp && sqlite3_column_bytes(st, 0) == TV_HASH_LEN)
+			memcpy(fingerprint, fp, TV_HASH_LEN);
+		else
+			memset(fingerprint, 0, TV_HASH_LEN);
+		const unsigned char *r = sqlite3_column_text(st, 1);
+		*result = strdup(r ? (const char *)r : "{}");
+		ret = *result ? 0 : -TV_E_INTERNAL;
+	} else if (rc != SQLITE_DONE) {
+		ret = sql_err(rc);
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+int store_code_taken(struct store *s, const char *code)
+{
+	sqlite3_stmt *st = s->rs[RD_CODE];
+	sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sql_err(rc);
+}
+
+/* ---- administration ------------------------------------------------------------ */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int admin_open(sqlite3 **db, const char *path, char *err, size_t errlen)
+{
+	int rc = open_db(db, path, 1, err, errlen);
+	if (!rc)
+		rc = migrate(*db, err, errlen);
+	return rc;
+}
+
+static int org_id_in(sqlite3 *db, const char *org, char out[TV_ID_LEN + 1])
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "SELECT id FROM orgs WHERE name = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return -TV_E_STORAGE_ERROR;
+	sqlite3_bind_text(st, 1, org, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		copy_col(out, TV_ID_LEN + 1, st, 0);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (crypto_random_id(out, "o_"))
+		return -TV_E_INTERNAL;
+	if (sqlite3_prepare_v2(db, "INSERT INTO orgs(id, name, created) VALUES (?1, ?2, ?3)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -TV_E_STORAGE_ERROR;
+	sqlite3_bind_text(st, 1, out, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, org, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now_ms());
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sql_err(rc);
+}
+
+int store_admin_org_id(const char *db_path, const char *org, char out[TV_ID_LEN + 1],
+		       char *err, size_t errlen)
+{
+	sqlite3 *db;
+	int rc = admin_open(&db, db_path, err, errlen);
+	if (!rc && (rc = org_id_in(db, org, out)))
+		snprintf(err, errlen, "organisation %s: %s", org, sqlite3_errmsg(db));
+	sqlite3_close(db);
+	return rc;
+}
+
+int store_admin_user_add(const char *db_path, const char *org, const char *user,
+			 const char *pwhash, char *err, size_t errlen)
+{
+	sqlite3 *db;
+	int rc = admin_open(&db, db_path, err, errlen);
+	if (rc) {
+		sqlite3_close(db);
+		return rc;
+	}
+	char org_id[TV_ID_LEN + 1], ident[TV_ID_LEN + 1];
+	sqlite3_stmt *st = NULL;
+	int64_t now = now_ms();
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0
+		: -TV_E_STORAGE_ERROR;
+	if (!rc)
+		rc = org_id_in(db, org, org_id);
+	if (!rc)
+		rc = crypto_random_id(ident, "i_");
+	if (!rc && sqlite3_prepare_v2(db, "INSERT INTO identities(id, kind, org_id, name, created)"
+				      " VALUES (?1, 'account', ?2, ?3, ?4)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, ident, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, org_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, user, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, now);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -TV_E_STORAGE_ERROR;
+		sqlite3_finalize(st);
+	}
+	if (!rc && sqlite3_prepare_v2(db, "INSERT INTO accounts(username, identity_id, pwhash, created)"
+				      " VALUES (?1, ?2, ?3, ?4)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, ident, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, pwhash, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, now);
+		int r = sqlite3_step(st);
+		rc = r == SQLITE_DONE ? 0 : (r & 0xff) == SQLITE_CONSTRAINT ? -EEXIST
+			: -TV_E_STORAGE_ERROR;
+		sqlite3_finalize(st);
+	}
+	if (rc) {
+		if (rc == -EEXIST)
+			snprintf(err, errlen, "user %s already exists", user);
+		else
+			snprintf(err, errlen, "cannot add user %s: %s", user, sqlite3_errmsg(db));
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	} else if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "commit: %s", sqlite3_errmsg(db));
+		rc = -TV_E_STORAGE_ERROR;
+	}
+	sqlite3_close(db);
+	return rc;
+}

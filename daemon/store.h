@@ -1,0 +1,129 @@
+/*
+ * store.h: tavla's durable state in SQLite: the only module with SQL.
+ *
+ * Responsible for: the schema and its forward migrations; synchronous reads
+ * on the loop thread (one read connection, WAL lets it run beside the
+ * writer); and all writes, which go to one writer thread that groups
+ * whatever is queued into one transaction (group commit) and hands each
+ * write back to the loop thread after COMMIT (or failure). Not responsible
+ * for: deciding what to write (rooms, handlers) or sending anything.
+ *
+ * Lifecycle of a write:
+ *   loop: store_submit(w) --queue--> writer: BEGIN; apply; COMMIT
+ *   --done list + uv_async--> loop: w->done(w) with w->status set.
+ *
+ * Invariants:
+ *  1. w->done runs on the loop thread exactly once per submitted write, in
+ *     submission order, and only after the write's transaction committed
+ *     (status 0) or was rolled back (status < 0): nothing is acknowledged
+ *     before it is durable.
+ *  2. For every room, stored event seqs are 1, 2, 3, ... with no gap: the
+ *     writer refuses an event whose seq is not the room's last + 1
+ *     (status -TV_E_STORAGE_ERROR), so a failed write cannot leave a hole
+ *     that later writes step over.
+ *  3. (identity_id, client_id) is unique in requests: the idempotency key.
+ *  4. No token is stored, only its SHA-256 hash.
+ */
+#ifndef TV_STORE_H
+#define TV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "crypto.h"
+#include "tv_protocol.h"
+
+struct store;
+
+struct store_opts {
+	const char *path;
+	int sync_full;  /* synchronous=FULL (1) or NORMAL (0) */
+	int batch_max;  /* most writes per transaction */
+};
+
+/* Opens (creating and migrating) the database, starts the writer thread and
+ * registers its completion handle on loop. Returns 0 or negative with err. */
+int store_open(struct store **out, uv_loop_t *loop, const struct store_opts *o,
+               char *err, size_t errlen);
+/* Waits for every queued write to finish and runs their completions, stops
+ * the writer, closes the database; the completion handle is closed on the
+ * loop (run the loop once more to release it). */
+void store_close(struct store *s);
+
+/* ---- writes -------------------------------------------------------------- */
+struct store_write {
+	struct store_write *next; /* owned by the store while queued */
+	int status;               /* set by the writer: 0 or -TV_E_x */
+	void (*done)(struct store_write *w); /* on the loop thread */
+	/* What to write; every part is optional (NULL/0 = absent) and borrowed
+	 * until done runs. Applied in this order, in one transaction. */
+	struct { const char *id, *org_id, *kind, *title, *code, *created_by; } room;
+	struct { const char *id, *kind, *org_id, *name; } identity;
+	struct { const unsigned char *hash; const char *identity_id; } token;
+	struct { const char *room_id, *identity_id; unsigned role; } member;
+	const struct tv_event_view *event;
+	struct { const char *identity_id, *client_id, *room_id, *result;
+	         const unsigned char *fingerprint; } request;
+	int64_t now_ms;
+};
+/* Queues w (the caller keeps ownership of the memory; the store links it
+ * until done). Thread: loop. Never fails: errors arrive in w->status. */
+void store_submit(struct store *s, struct store_write *w);
+/* Writes queued or in flight (for shutdown and metrics). */
+size_t store_pending(struct store *s);
+
+/* ---- reads (loop thread) ------------------------------------------------- */
+struct store_room {
+	char id[TV_ID_LEN + 1], org_id[TV_ID_LEN + 1], code[8], kind[17];
+	char *title; /* malloc'd; store_room_clear frees */
+	int64_t created;
+	uint64_t head; /* last stored seq */
+};
+void store_room_clear(struct store_room *r);
+/* 0 and *out, -TV_E_ROOM_NOT_FOUND, or -TV_E_STORAGE_ERROR. */
+int store_room_get(struct store *s, const char *id, struct store_room *out);
+int store_room_by_code(struct store *s, const char *code, struct store_room *out);
+/* Calls fn for each room of org_id (org_id non-NULL) or each room
+ * identity_id is a member of. Returns 0 or negative. */
+int store_room_list(struct store *s, const char *org_id, const char *identity_id,
+                    void (*fn)(void *arg, const struct store_room *r), void *arg);
+
+struct store_identity {
+	char id[TV_ID_LEN + 1], org_id[TV_ID_LEN + 1], kind[8];
+	char name[256];
+};
+/* Identity of a token hash used within max_age_ms of its last use (and
+ * refreshes its last use when older than a day). 0, -TV_E_BAD_TOKEN. */
+int store_identity_by_token(struct store *s, const unsigned char hash[TV_HASH_LEN],
+                            int64_t now_ms, int64_t max_age_ms,
+                            struct store_identity *out);
+/* Account lookup: identity and a malloc'd copy of the argon2 encoded hash.
+ * 0, -TV_E_BAD_CREDENTIALS. */
+int store_account_get(struct store *s, const char *user, struct store_identity *out,
+                      char **pwhash);
+/* Role bit of identity in room from the members table; 0 if not a member. */
+int store_member_role(struct store *s, const char *room_id, const char *identity_id,
+                      unsigned *role);
+/* Events of room with after < seq <= upto, ascending, at most limit; fn
+ * returns 0 to continue. Returns the number delivered or negative. */
+long store_events(struct store *s, const char *room_id, uint64_t after, uint64_t upto,
+                  long limit, int (*fn)(void *arg, const struct tv_event_view *v),
+                  void *arg);
+/* Stored result of an earlier request: 0 with fingerprint and a malloc'd
+ * result, 1 when there is none, negative on error. */
+int store_request_get(struct store *s, const char *identity_id, const char *client_id,
+                      unsigned char fingerprint[TV_HASH_LEN], char **result);
+/* 1 if a room has this join code, 0 if not, negative on error. */
+int store_code_taken(struct store *s, const char *code);
+
+/* ---- administration (own connection; safe while a daemon runs) ------------ */
+/* Creates the organisation if missing and a moderator account with an
+ * identity; pwhash is an argon2id encoded string. 0, -EEXIST, negative. */
+int store_admin_user_add(const char *db_path, const char *org, const char *user,
+                         const char *pwhash, char *err, size_t errlen);
+/* Organisation id by name, creating it: used by the demo set-up. */
+int store_admin_org_id(const char *db_path, const char *org, char out[TV_ID_LEN + 1],
+                       char *err, size_t errlen);
+
+#endif

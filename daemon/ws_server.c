@@ -1,0 +1,434 @@
+/*
+ * ws_server.c: libwebsockets 4.1.6 on tavlad's libuv loop (see ws_server.h).
+ *
+ * What lws does not do for us, and what this file does about it:
+ *  - message size: conn.c limits reassembly and closes with 1009;
+ *  - UTF-8: the codec validates each complete message (bad_utf8, 1007),
+ *    so a sequence split across fragments is judged whole;
+ *  - Origin: browsers send one; it must be the daemon's own origin or in
+ *    the `origins` list, else the handshake is refused (non-browser
+ *    clients send none and are let in: they cannot be driven by a page);
+ *  - slow readers: conn.c bounds what is queued per connection; lws is
+ *    never handed more than one frame per writeable callback, so its own
+ *    buffers hold at most one partial frame;
+ *  - close codes: the daemon sends only the codes in PROTOCOL.md §7.2.
+ */
+#include "ws_server.h"
+
+#include <errno.h>
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "server.h"
+#include "tls_cert.h"
+
+_Static_assert(LWS_PRE <= TV_WIRE_PRE, "tv_buf headroom must fit the lws frame header");
+
+/* Coalesced frames are built here: large enough to batch a burst, small
+ * enough to keep a TLS write from hogging the loop. */
+#define SCRATCH_CAP (64 * 1024)
+
+struct ws_server {
+	struct tv_server *srv;
+	struct lws_context *ctx; /* lws clears it (pcontext) when destroyed */
+	void *loops[1];
+	char *cert, *key;
+	char own_origin[300];
+	unsigned open;
+	int destroying;
+	lws_retry_bo_t retry;
+	char scratch[TV_WIRE_PRE + SCRATCH_CAP];
+};
+
+struct pss_ws {
+	struct conn *c;
+	int mid_message;
+};
+
+struct pss_http {
+	int status;
+};
+
+static struct ws_server *ws_of(struct lws *wsi)
+{
+	return lws_context_user(lws_get_context(wsi));
+}
+
+/* ---- conn transport ------------------------------------------------------------- */
+
+static void tp_wake(struct conn *c)
+{
+	lws_callback_on_writable(c->tp_handle);
+}
+
+static void tp_kill(struct conn *c)
+{
+	/* Give the close frame two seconds; then lws drops the socket. */
+	lws_set_timeout(c->tp_handle, PENDING_TIMEOUT_USER_OK, 2);
+}
+
+static const struct conn_transport transport = { tp_wake, tp_kill };
+
+/* ---- handshake checks ----------------------------------------------------------- */
+
+static int origin_allowed(struct ws_server *ws, const char *origin)
+{
+	if (strcmp(origin, ws->own_origin) == 0)
+		return 1;
+	const char *list = ws->srv->cfg->origins;
+	size_t olen = strlen(origin);
+	while (list && *list) {
+		const char *end = strchr(list, ',');
+		size_t n = end ? (size_t)(end - list) : strlen(list);
+		while (n && (*list == ' ')) {
+			list++;
+			n--;
+		}
+		while (n && list[n - 1] == ' ')
+			n--;
+		if (n == olen && strncmp(list, origin, n) == 0)
+			return 1;
+		list = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static int filter_ws(struct lws *wsi)
+{
+	struct ws_server *ws = ws_of(wsi);
+	char buf[512];
+	if (ws->srv->stopping)
+		return 1;
+	if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_GET_URI) < 0 || strcmp(buf, "/ws") != 0) {
+		log_info("ws.refused", "reason=path");
+		return 1;
+	}
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
+		if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_ORIGIN) < 0 ||
+		    !origin_allowed(ws, buf)) {
+			char q[200];
+			log_info("ws.refused", "reason=origin origin=%s",
+				 log_quote(q, sizeof q, buf));
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* ---- the tavla.v1 protocol -------------------------------------------------------- */
+
+static int write_frames(struct lws *wsi, struct ws_server *ws, struct conn *c)
+{
+	char *frame;
+	size_t len;
+	struct tv_buf *hold;
+	if (conn_next_frame(c, ws->scratch, SCRATCH_CAP, &frame, &len, &hold)) {
+		int n = lws_write(wsi, (unsigned char *)frame, len, LWS_WRITE_TEXT);
+		tv_buf_unref(hold);
+		if (n < (int)len)
+			return -1; /* lws could not take it: the connection is gone */
+		if (conn_has_output(c) || c->state == CONN_CLOSING) {
+			c->wake_pending = 1;
+			lws_callback_on_writable(wsi);
+		}
+		return 0;
+	}
+	if (c->state == CONN_CLOSING) {
+		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
+				 (unsigned char *)c->close_reason, strlen(c->close_reason));
+		return -1;
+	}
+	return 0;
+}
+
+static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		 size_t len)
+{
+	struct pss_ws *pss = user;
+	struct ws_server *ws;
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return filter_ws(wsi);
+
+	case LWS_CALLBACK_ESTABLISHED: {
+		ws = ws_of(wsi);
+		char addr[64] = "";
+		lws_get_peer_simple(wsi, addr, sizeof addr);
+		pss->c = conn_new(ws->srv, &transport, wsi, addr);
+		if (!pss->c)
+			return -1;
+		ws->open++;
+		char hello[256];
+		int n = snprintf(hello, sizeof hello,
+				 "{\"type\":\"hello\",\"protocol\":\"%s\",\"server\":\"tavlad %s\","
+				 "\"limits\":{\"max_message\":%lld,\"page\":%lld}}",
+				 TV_PROTOCOL_NAME, TAVLA_VERSION, ws->srv->cfg->max_message,
+				 ws->srv->cfg->page_events);
+		conn_send_copy(pss->c, hello, (size_t)n);
+		return 0;
+	}
+
+	case LWS_CALLBACK_RECEIVE: {
+		if (!pss->c)
+			return -1;
+		int first = !pss->mid_message;
+		int final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+		pss->mid_message = !final;
+		conn_rx(pss->c, in, len, first, final, lws_frame_is_binary(wsi));
+		if (pss->c->state == CONN_CLOSING && !conn_has_output(pss->c)) {
+			lws_callback_on_writable(wsi);
+		}
+		return 0;
+	}
+
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!pss->c)
+			return -1;
+		return write_frames(wsi, ws_of(wsi), pss->c);
+
+	case LWS_CALLBACK_CLOSED:
+		if (pss->c) {
+			ws = ws_of(wsi);
+			conn_free(pss->c);
+			pss->c = NULL;
+			ws->open--;
+		}
+		return 0;
+
+	default:
+		return 0;
+	}
+}
+
+/* ---- plain HTTPS ------------------------------------------------------------------- */
+
+static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		   size_t len)
+{
+	struct pss_http *pss = user;
+	struct ws_server *ws;
+	static const char ok[] = "ok\n", missing[] = "not found\n";
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		ws = ws_of(wsi);
+		if (ws->srv->stopping ||
+		    ws->srv->stats.connections_open >= (uint64_t)ws->srv->cfg->max_connections)
+			return 1;
+		return 0;
+
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* A WebSocket handshake that did not offer tavla.v1. */
+		log_info("ws.refused", "reason=subprotocol");
+		return 1;
+
+	case LWS_CALLBACK_HTTP: {
+		unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
+			*end = buf + sizeof buf - 1;
+		const char *path = in ? (const char *)in : "";
+		pss->status = strcmp(path, "/healthz") == 0 ? HTTP_STATUS_OK : HTTP_STATUS_NOT_FOUND;
+		size_t blen = pss->status == HTTP_STATUS_OK ? sizeof ok - 1 : sizeof missing - 1;
+		if (lws_add_http_common_headers(wsi, (unsigned)pss->status,
+						"text/plain; charset=utf-8", blen, &p, end) ||
+		    lws_finalize_write_http_header(wsi, start, &p, end))
+			return 1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+
+	case LWS_CALLBACK_HTTP_WRITEABLE: {
+		unsigned char buf[LWS_PRE + 64];
+		const char *body = pss->status == HTTP_STATUS_OK ? ok : missing;
+		size_t blen = strlen(body);
+		memcpy(buf + LWS_PRE, body, blen);
+		if (lws_write(wsi, buf + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL) < (int)blen)
+			return -1;
+		return lws_http_transaction_completed(wsi) ? -1 : 0;
+	}
+
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ "http", cb_http, sizeof(struct pss_http), 0, 0, NULL, 0 },
+	{ TV_PROTOCOL_NAME, cb_ws, sizeof(struct pss_ws), 4096, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 } /* 4.1.6 has no LWS_PROTOCOL_LIST_TERM */
+};
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+static void lws_log_emit(int level, const char *line)
+{
+	char buf[512];
+	snprintf(buf, sizeof buf, "%s", line);
+	size_t n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = 0;
+	char q[540];
+	tv_log(level & LLL_ERR ? TV_LOG_ERROR : level & LLL_WARN ? TV_LOG_WARN : TV_LOG_DEBUG,
+	       "lws", "msg=%s", log_quote(q, sizeof q, buf));
+}
+
+int ws_server_start(struct tv_server *srv, const char *cert, const char *key, char *err,
+		    size_t errlen)
+{
+	struct ws_server *ws = calloc(1, sizeof *ws);
+	if (!ws) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	ws->srv = srv;
+	ws->cert = strdup(cert);
+	ws->key = strdup(key);
+	ws->loops[0] = srv->loop;
+	const struct tv_config *cfg = srv->cfg;
+	int v6 = strchr(cfg->listen_addr, ':') != NULL;
+	snprintf(ws->own_origin, sizeof ws->own_origin, "https://%s%s%s:%lld", v6 ? "[" : "",
+		 cfg->listen_addr, v6 ? "]" : "", cfg->port);
+
+	lws_set_log_level(LLL_ERR | LLL_WARN | (log_enabled(TV_LOG_DEBUG) ? LLL_NOTICE : 0),
+			  lws_log_emit);
+
+	ws->retry.secs_since_valid_ping = (uint16_t)(cfg->idle_timeout / 2);
+	ws->retry.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
+
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof info);
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+	if (!v6)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.foreign_loops = ws->loops;
+	info.port = (int)cfg->port;
+	info.iface = cfg->listen_addr;
+	info.protocols = protocols;
+	info.vhost_name = "tavla";
+	info.server_string = "tavlad";
+	info.user = ws;
+	info.pcontext = &ws->ctx;
+	info.ssl_cert_filepath = ws->cert;
+	info.ssl_private_key_filepath = ws->key;
+	info.ssl_cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+			       "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+			       "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+	info.tls1_3_plus_cipher_list = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+				       "TLS_CHACHA20_POLY1305_SHA256";
+	info.ssl_options_set = (long)(SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
+				      SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+				      SSL_OP_CIPHER_SERVER_PREFERENCE);
+	info.retry_and_idle_policy = &ws->retry;
+	info.timeout_secs = 10;
+	info.fd_limit_per_thread = (unsigned)cfg->max_connections + 256;
+
+	ws->ctx = lws_create_context(&info);
+	if (!ws->ctx) {
+		snprintf(err, errlen,
+			 "cannot listen on %s:%lld with TLS (port in use, bad certificate, or "
+			 "the libwebsockets-evlib-uv plugin missing)", cfg->listen_addr, cfg->port);
+		free(ws->cert);
+		free(ws->key);
+		free(ws);
+		return -EINVAL;
+	}
+	srv->ws = ws;
+	return 0;
+}
+
+int ws_server_port(struct ws_server *ws)
+{
+	struct lws_vhost *vh = lws_get_vhost_by_name(ws->ctx, "tavla");
+	return vh ? lws_get_vhost_listen_port(vh) : -1;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = NULL;
+	size_t cap = 0, n = 0, r;
+	do {
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			char *nb = realloc(buf, cap);
+			if (!nb || cap > (1u << 20)) {
+				free(nb ? nb : buf);
+				fclose(f);
+				return NULL;
+			}
+			buf = nb;
+		}
+		r = fread(buf + n, 1, 4096, f);
+		n += r;
+	} while (r > 0);
+	fclose(f);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+int ws_server_reload_cert(struct ws_server *ws, char *err, size_t errlen)
+{
+	int rc = tls_cert_check_pair(ws->cert, ws->key, err, errlen);
+	if (rc)
+		return rc;
+	size_t clen = 0, klen = 0;
+	char *c = read_file(ws->cert, &clen), *k = read_file(ws->key, &klen);
+	if (!c || !k) {
+		snprintf(err, errlen, "cannot read %s or %s", ws->cert, ws->key);
+		rc = -EIO;
+	} else if (lws_tls_cert_updated(ws->ctx, ws->cert, ws->key, c, clen, k, klen)) {
+		snprintf(err, errlen, "the TLS library refused the new certificate");
+		rc = -EINVAL;
+	}
+	if (k)
+		memset(k, 0, klen);
+	free(c);
+	free(k);
+	return rc;
+}
+
+static void close_one(const char *key, void *value, void *arg)
+{
+	conn_close(value, 1001, "server shutting down: resume");
+}
+
+void ws_server_stop_accepting(struct ws_server *ws)
+{
+	map_each(&ws->srv->conns_by_id, close_one, NULL);
+}
+
+unsigned ws_server_open(struct ws_server *ws)
+{
+	return ws->open;
+}
+
+int ws_server_destroy(struct ws_server *ws)
+{
+	if (!ws)
+		return 1;
+	if (ws->ctx) {
+		/* First call (inside the loop) starts closing lws's handles;
+		 * lws clears ws->ctx through pcontext once it is gone. */
+		struct lws_context *ctx = ws->ctx;
+		lws_context_destroy(ctx);
+		if (ws->ctx && ws->destroying) {
+			/* Second call, after uv_run returned: finish. */
+			ws->ctx = NULL;
+		}
+		ws->destroying = 1;
+	}
+	if (ws->ctx)
+		return 0;
+	ws->srv->ws = NULL;
+	free(ws->cert);
+	free(ws->key);
+	free(ws);
+	return 1;
+}
