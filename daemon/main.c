@@ -114,6 +114,10 @@ static void shutdown_tick(uv_timer_t *t)
 		close_handle((uv_handle_t *)&d->sig_term);
 		close_handle((uv_handle_t *)&d->sig_hup);
 		ws_server_destroy(srv->ws);
+		/* Writes have drained; the writer's wake-up handle is the last
+		 * thing of ours keeping the loop alive. */
+		store_close(srv->store);
+		srv->store = NULL;
 		log_info("daemon.stopping", "phase=stop");
 	}
 }
@@ -425,7 +429,7 @@ int main(int argc, char **argv)
 	 * Finish lws's teardown, then the store, and check nothing leaked. */
 	while (!ws_server_destroy(srv->ws))
 		uv_run(&d.loop, UV_RUN_ONCE);
-	store_close(srv->store);
+	store_close(srv->store); /* NULL unless start-up failed half-way */
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	room_unload_all(srv);
 	map_each(&srv->pending, free_pending, NULL);

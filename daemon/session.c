@@ -93,6 +93,10 @@ static void login_stored(struct store_write *w)
 static void login_verified(void *arg, int ok)
 {
 	struct login_job *j = arg;
+	if (j->srv->stopping) {
+		login_fail(j, -TV_E_SHUTTING_DOWN);
+		return;
+	}
 	if (!ok || !j->found) {
 		log_info("auth.login_failed", "conn=%llu", (unsigned long long)j->rt.conn_id);
 		login_fail(j, -TV_E_BAD_CREDENTIALS);

@@ -33,6 +33,10 @@ _Static_assert(LWS_PRE <= TV_WIRE_PRE, "tv_buf headroom must fit the lws frame h
  * enough to keep a TLS write from hogging the loop. */
 #define SCRATCH_CAP (64 * 1024)
 
+/* The ABI value of a close frame for lws_write(): the public enum leaves 4
+ * out ("handled by lws_close_reason()"), but lws_write() frames it. */
+#define LWS_WRITE_CLOSE_FRAME ((enum lws_write_protocol)4)
+
 struct ws_server {
 	struct tv_server *srv;
 	struct lws_context *ctx; /* lws clears it (pcontext) when destroyed */
@@ -139,8 +143,18 @@ static int write_frames(struct lws *wsi, struct ws_server *ws, struct conn *c)
 		return 0;
 	}
 	if (c->state == CONN_CLOSING) {
-		lws_close_reason(wsi, (enum lws_close_status)c->close_code,
-				 (unsigned char *)c->close_reason, strlen(c->close_reason));
+		/* Write the close frame ourselves: in 4.1.6, lws_close_reason()
+		 * followed by returning -1 from a writeable callback shuts TLS
+		 * down without the close frame ever reaching the peer (seen with
+		 * strace: only the close_notify alert goes out). */
+		unsigned char buf[LWS_PRE + 2 + sizeof c->close_reason];
+		size_t rlen = strlen(c->close_reason);
+		if (rlen > 123)
+			rlen = 123; /* a control frame carries at most 125 bytes */
+		buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+		buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+		memcpy(buf + LWS_PRE + 2, c->close_reason, rlen);
+		lws_write(wsi, buf + LWS_PRE, 2 + rlen, LWS_WRITE_CLOSE_FRAME);
 		return -1;
 	}
 	return 0;
