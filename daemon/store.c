@@ -564,6 +564,7 @@ void store_room_clear(struct store_room *r)
 static int room_one(struct store *s, enum rd_stmt which, const char *key, struct store_room *out)
 {
 	sqlite3_stmt *st = s->rs[which];
+	memset(out, 0, sizeof *out); /* store_room_clear is safe on every path */
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st), ret;
 	if (rc == SQLITE_ROW)
