@@ -257,11 +257,18 @@ class Daemon:
                                  % ("\n".join(bad[:20]), self.stderr_tail(80)))
 
     def cleanup(self):
-        """Stops a still-running daemon (with the usual checks) and removes
+        """Stops a still-running daemon (with the usual checks), fails if it
+        died on its own (a crash the test may not have noticed), and removes
         the data directory unless it is to be kept."""
         try:
             if self.running:
                 self.stop()
+            elif self.proc is not None:
+                status, self.proc = self.proc.returncode, None
+                self.keep = True
+                raise AssertionError("tavlad died during the test (status %s%s)\n%s"
+                                     % (status, ", signal %s" % signal.Signals(-status).name
+                                        if status < 0 else "", self.stderr_tail()))
         finally:
             if self in _all_daemons:
                 _all_daemons.remove(self)
@@ -436,6 +443,7 @@ class Client:
         self._pending = collections.defaultdict(collections.deque)
         self._changed = asyncio.Event()
         self._ids = 0
+        self._id_prefix = base64.urlsafe_b64encode(os.urandom(6)).decode()
         self._reader = None
 
     @classmethod
@@ -536,8 +544,11 @@ class Client:
     # --- requests ---
 
     def next_id(self):
+        """A request id unique per identity (PROTOCOL.md 6): a random prefix
+        per connection plus a counter, since mutating ids are idempotency
+        keys and several connections may share one identity."""
         self._ids += 1
-        return "t%d" % self._ids
+        return "%s-%d" % (self._id_prefix, self._ids)
 
     async def send(self, msg):
         """Sends a request dict as one text frame without waiting."""
@@ -714,7 +725,8 @@ class RawConn:
     fragments, handshakes without the subprotocol or with a foreign Origin.
 
     RawConn(daemon) performs the handshake; .status and .headers hold the
-    HTTP answer (101 when upgraded). Every read has a socket timeout.
+    HTTP answer (101 when upgraded; status None when the server closed the
+    connection without answering). Every read has a socket timeout.
     """
 
     def __init__(self, daemon, subprotocol=SUBPROTOCOL, origin=None, path="/ws",
@@ -736,10 +748,14 @@ class RawConn:
         if origin:
             hdr.append("Origin: " + origin)
         self.sock.sendall(("\r\n".join(hdr) + "\r\n\r\n").encode())
-        head = self._read_until(b"\r\n\r\n").decode("latin-1")
+        self.headers = {}
+        try:
+            head = self._read_until(b"\r\n\r\n").decode("latin-1")
+        except (ConnectionError, ssl.SSLError):
+            self.status = None      # closed without any HTTP answer
+            return
         lines = head.split("\r\n")
         self.status = int(lines[0].split()[1])
-        self.headers = {}
         for l in lines[1:]:
             if ":" in l:
                 k, v = l.split(":", 1)

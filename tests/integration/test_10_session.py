@@ -282,15 +282,34 @@ class Session(tt.TavlaCase):
         # ... but membership stays: p2 may join again (room form).
         again = await p2.join(room=R, since=0)
         self.assertEqual(again["role"], "participant")
-        # A code join on an identified connection.
-        self.assertEqual(await p2.error("join", code=room["code"], name="X"),
-                         "already_authenticated")
-        # A participant may not join (room form) a room it is not a member of.
+        # A participant may not join (room form) a room it is not a member of ...
         other = await self.make_room(mod, "forum", "Lärforum")
         self.assertEqual(await p2.error("join", room=other["id"]), "forbidden")
-        self.assertEqual(await p2.error("join", code="ZZZZZZ", name="X"), "already_authenticated")
+        self.assertEqual(await p2.error("join", code="ZZZZZZ", name="X"), "bad_code")
         anon = await self.connect(self.d)
         self.assertEqual(await anon.error("join", code="ZZZZZZ", name="X"), "bad_code")
+        # ... but with the code the same identity becomes a member of a
+        # second room (section 3): no new identity, no token, name ignored.
+        r = await p2.join(code=other["code"], name="Annat namn")
+        self.assertEqual(r["room"], other)
+        self.assertEqual(r["role"], "participant")
+        self.assertNotIn("token", r)
+        await p2.wait_seq(other["id"], r["head"])
+        ev = p2.events[other["id"]][-1]
+        self.assertEqual(tt.without_ts(ev), {
+            "type": "event", "room": other["id"], "seq": r["head"], "author": None,
+            "kind": "member.joined",
+            "data": {"id": p2.identity["id"], "name": "Örjan", "role": "participant"}})
+        # Both rooms are now listed, and chat works in both on one connection.
+        listed = sorted(x["id"] for x in (await p2.call("room.list"))["rooms"])
+        self.assertEqual(listed, sorted([R, other["id"]]))
+        s1 = (await p2.call("chat.send", room=R, text="rum ett"))["seq"]
+        s2 = (await p2.call("chat.send", room=other["id"], text="rum två"))["seq"]
+        await p2.wait_seq(R, s1)
+        await p2.wait_seq(other["id"], s2)
+        # A code join of a room it is already a member of makes no event.
+        r = await p2.join(code=other["code"], since=s2)
+        self.assertEqual(r["head"], s2)
 
     async def test_leave_stops_events(self):
         mod = await self.login()

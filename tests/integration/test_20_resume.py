@@ -81,7 +81,7 @@ class Resume(tt.TavlaCase):
             j = await a2.join(room=self.R, since=last)
             self.assertIs(j["complete"], True, j)
             self.assertNotIn("token", j)
-            self.assertGreaterEqual(j["head"], last)
+            self.assertGreater(j["head"], last, "A missed nothing: the test proves nothing")
             await asyncio.wait_for(task, 60)
         finally:
             if not task.done():
@@ -127,6 +127,33 @@ class Resume(tt.TavlaCase):
         await p2.wait_seq(self.R, seq)
         self.assertContiguous(p2.events[self.R], head + 1, seq)
         self.assertEqual(p2.events[self.R][-1]["data"], {"text": "live"})
+        # since ahead of the head is refused (4.4).
+        p3 = await self.resumed(self.d, p.token)
+        r = await p3.request("join", id="fram", room=self.R, since=seq + 1)
+        self.assertError(r, "bad_request", "fram")
+        self.assertIn("since", r["error"]["message"])
+
+    async def test_rejoin_restarts_subscription(self):
+        # Joining a room the connection already follows restarts the
+        # subscription from the new since: the events come again, once.
+        await self.setup_room()
+        await self.mod.join(room=self.R)
+        p = await self.participant(self.d, self.room["code"], "Ebba")
+        for i in range(5):
+            await self.mod.call("chat.send", room=self.R, text="före %d" % i)
+        head = (await self.mod.call("room.list"))["rooms"][0]["head"]
+        await p.wait_seq(self.R, head)
+        self.assertContiguous(p.events[self.R], 1, head)
+        first = list(p.events[self.R])
+        j = await p.join(room=self.R, since=2)
+        self.assertEqual(j["head"], head)
+        await p.wait_seq(self.R, head)
+        live = (await self.mod.call("chat.send", room=self.R, text="efter"))["seq"]
+        await p.wait_seq(self.R, live)
+        await p.quiet(0.3)
+        again = p.events[self.R][len(first):]
+        self.assertEqual(tt.seqs(again), list(range(3, live + 1)))
+        self.assertEqual(again[:head - 2], first[2:])
 
     async def page_through(self, client, since):
         """Joins with since and follows `complete:false` replies until
@@ -212,6 +239,24 @@ class Resume(tt.TavlaCase):
         await p3.wait_seq(self.R, since + 51)
         await p3.quiet(0.2)
         self.assertContiguous(p3.events[self.R], since + 1, since + 51)
+
+    async def test_rejoin_as_only_subscriber(self):
+        # The same restart when this connection is the room's only
+        # subscriber: dropping the old subscription must not unload the
+        # room under the new one.
+        await self.setup_room()
+        p = await self.participant(self.d, self.room["code"], "Ensam")
+        head = p.join_result["head"]
+        await p.wait_seq(self.R, head)
+        for since in (0, head, 1):
+            j = await p.join(room=self.R, since=since)
+            self.assertEqual((j["head"], j["complete"]), (head, True))
+        seq = (await p.call("chat.send", room=self.R, text="fortfarande här"))["seq"]
+        self.assertEqual(seq, head + 1)
+        await p.wait_seq(self.R, seq)
+        self.assertEqual(tt.seqs(p.events[self.R]),
+                         list(range(1, head + 1)) + list(range(1, head + 1))
+                         + list(range(2, head + 2)))
 
 
 if __name__ == "__main__":
