@@ -38,13 +38,6 @@
 #include "tls_cert.h"
 #include "ws_server.h"
 
-int64_t server_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 enum phase { RUNNING, DRAIN, CLOSE, STOP };
 
 struct daemon {

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "clock.h" /* server_now_ms(), for every module that includes this */
 #include "config.h"
 #include "map.h"
 
@@ -44,8 +45,5 @@ struct tv_server {
 	/* The demo set-up prints its join code when its room commits. */
 	char demo_org_id[16];
 };
-
-/* Milliseconds since the epoch (wall clock, for event timestamps). */
-int64_t server_now_ms(void);
 
 #endif
