@@ -10,6 +10,10 @@
  * Sites: store.before_begin, store.after_insert, store.before_commit,
  *        store.after_commit, dispatch.after_ack, store.step (any SQLite step).
  *
+ * Unit tests arm sites directly with fault_arm(), one site at a time, as
+ * often as they like; arming replaces whatever was armed and restarts the
+ * count.
+ *
  * Invariant: an unarmed site costs one predictable branch.
  */
 #ifndef TV_FAULT_H
@@ -19,12 +23,22 @@
 /* Returns 1 when the armed site trips now (or aborts the process), else 0.
  * Thread-safe. */
 int fault_hit(const char *site);
-/* Reads TAVLA_FAULT; call once before any thread starts. */
+/* Reads TAVLA_FAULT and arms what it names; call once at start-up. */
 void fault_init(void);
+/* Arms `site` (copied) to trip the nth time it is reached from now on, once;
+ * abort_ makes that trip abort the process. site NULL disarms. Thread-safe:
+ * a site reached concurrently sees either the old or the new arming. */
+void fault_arm(const char *site, long n, int abort_);
 #define TV_FAULT(site) fault_hit(site)
 #else
 #define TV_FAULT(site) 0
 static inline void fault_init(void) {}
+static inline void fault_arm(const char *site, long n, int abort_)
+{
+	(void)site;
+	(void)n;
+	(void)abort_;
+}
 #endif
 
 #endif
