@@ -343,6 +343,8 @@ static int apply(struct store *s, struct store_write *w)
  * may hold seqs of rolled-back events). */
 static int commit_batch(struct store *s, struct store_write *first, struct store_write **failed)
 {
+	if (!sqlite3_get_autocommit(s->wr)) /* an earlier ROLLBACK failed: retry it */
+		step_done(s->ws[WR_ROLLBACK]);
 	int rc = TV_FAULT("store.before_begin") ? -TV_E_STORAGE_ERROR : step_done(s->ws[WR_BEGIN]);
 	*failed = NULL;
 	if (rc)
