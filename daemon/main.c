@@ -338,6 +338,14 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	}
 	log_set_level((enum tv_log_level)log_level_parse(d.cfg.log_level));
+	if (d.cfg.send_queue_max < 2 * d.cfg.max_message) {
+		/* An event can be as large as a message; a queue smaller than two
+		 * of them would cut every subscriber off on every large event. */
+		fprintf(stderr, "tavlad: send_queue (%lld) must be at least twice max_message (%lld)\n",
+			d.cfg.send_queue_max, d.cfg.max_message);
+		config_free(&d.cfg);
+		return 2;
+	}
 	if (mkdirs(d.cfg.data_dir, 0700)) {
 		fprintf(stderr, "tavlad: cannot create data_dir %s: %s\n", d.cfg.data_dir,
 			strerror(errno));

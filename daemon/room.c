@@ -206,6 +206,8 @@ static void ring_push(struct room *r, struct tv_event *e)
 struct tv_buf *room_sub_next(struct room_sub *s, int peek)
 {
 	struct room *r = s->room;
+	if (!r)
+		return NULL; /* cut off: nothing more comes from the ring */
 	while (s->tail < r->pos_end) {
 		struct tv_event *e = slot_at(r, s->tail)->ev;
 		if (e->seq == 0 && s->tail < s->eph_from) {
