@@ -724,18 +724,24 @@ class RawConn:
     python3-websockets will not send: invalid UTF-8 in a text frame,
     fragments, handshakes without the subprotocol or with a foreign Origin.
 
-    RawConn(daemon) performs the handshake; .status and .headers hold the
+    RawConn(daemon) performs the handshake (rcvbuf: a small socket receive
+    buffer, to play a client that stops reading); .status and .headers hold the
     HTTP answer (101 when upgraded; status None when the server closed the
     connection without answering). Every read has a socket timeout.
     """
 
     def __init__(self, daemon, subprotocol=SUBPROTOCOL, origin=None, path="/ws",
-                 timeout=TIMEOUT):
+                 timeout=TIMEOUT, rcvbuf=None):
         ctx = tls_context(daemon.ca)
-        raw = socket.create_connection(("127.0.0.1", daemon.port), timeout=timeout)
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:      # a small window makes a client that does not read
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        raw.settimeout(timeout)
+        raw.connect(("127.0.0.1", daemon.port))
         self.sock = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
         self.sock.settimeout(timeout)
         self.buf = b""
+        self.skipped = []
         key = base64.b64encode(os.urandom(16)).decode()
         hdr = ["GET %s HTTP/1.1" % path,
                "Host: 127.0.0.1:%d" % daemon.port,
@@ -872,11 +878,17 @@ class RawConn:
         return self.reply_to(msg.get("id"))
 
     def reply_to(self, rid):
-        """Reads until the reply with id rid; other messages are dropped."""
-        while True:
+        """Reads until the reply with id rid and returns it; every other
+        message read on the way (before or after it in a batch) is appended
+        to .skipped, in order."""
+        found = None
+        while found is None:
             for m in self.recv_messages():
-                if m.get("type") == "reply" and m.get("id") == rid:
-                    return m
+                if found is None and m.get("type") == "reply" and m.get("id") == rid:
+                    found = m
+                else:
+                    self.skipped.append(m)
+        return found
 
     def close(self):
         try:

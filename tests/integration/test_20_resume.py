@@ -155,9 +155,10 @@ class Resume(tt.TavlaCase):
         self.assertEqual(tt.seqs(again), list(range(3, live + 1)))
         self.assertEqual(again[:head - 2], first[2:])
 
-    async def page_through(self, client, since):
+    async def page_through(self, client, since, idle_check=True):
         """Joins with since and follows `complete:false` replies until
-        complete; returns the list of join results."""
+        complete; returns the list of join results. With idle_check, waits
+        briefly after each page to see that nothing beyond `through` comes."""
         results = []
         while True:
             j = await client.join(room=self.R, since=since)
@@ -166,7 +167,8 @@ class Resume(tt.TavlaCase):
                 return results
             self.assertGreater(j["through"], since)
             await client.wait_seq(self.R, j["through"])
-            await client.quiet(0.1)
+            if idle_check:
+                await client.quiet(0.1)
             # Not subscribed yet: nothing beyond `through` arrives.
             self.assertEqual(client.events[self.R][-1]["seq"], j["through"])
             since = j["through"]
@@ -257,6 +259,59 @@ class Resume(tt.TavlaCase):
         self.assertEqual(tt.seqs(p.events[self.R]),
                          list(range(1, head + 1)) + list(range(1, head + 1))
                          + list(range(2, head + 2)))
+
+    async def test_laggard_closed_with_resume_hint(self):
+        # A client that stops reading is closed with 4000 and the reason
+        # "resume since=N" (PROTOCOL.md 7.2); N is the last event it was
+        # sent, and resuming from N loses nothing.
+        # A small send_queue (the daemon wants at least two max_message);
+        # the ring keeps its default, larger than the test's burst, so that
+        # only the silent client falls behind.
+        await self.setup_room({"send_queue": 131072})
+        await self.mod.join(room=self.R)
+        p = await self.participant(self.d, self.room["code"], "Slö läsare")
+        token = p.token
+        await p.close()
+        w = tt.RawConn(self.d, rcvbuf=4096)
+        try:
+            w.read_hello()
+            self.assertTrue(w.request({"op": "resume", "id": "r", "token": token})["ok"])
+            j = w.request({"op": "join", "id": "j", "room": self.R,
+                           "since": 0})
+            self.assertTrue(j["ok"], j)
+            # Now stop reading while ~10 MB of chats go by: more than the
+            # kernel's socket buffers (up to 4 MB each way on loopback) hold.
+            # Few chats in flight, so the poster's own queue stays small.
+            acked = await self.post(self.mod, 2500, "x" * 3990, concurrency=4)
+            head = max(acked)
+            w.sock.settimeout(tt.TIMEOUT)
+            got = [m for m in w.skipped if m.get("type") == "event"]
+            while True:
+                try:
+                    kind, value = w.recv()
+                except (ConnectionError, OSError) as e:
+                    self.fail("closed without a close frame after %d events (%s)"
+                              % (len(got), e))
+                if kind == "close":
+                    code, reason = value
+                    break
+                got.extend(m for m in value if m.get("type") == "event")
+        finally:
+            w.close()
+        self.assertEqual(code, 4000, "close code for a client that fell behind: %r" % reason)
+        self.assertRegex(reason, r"^resume since=\d+$")
+        n = int(reason.split("=")[1])
+        self.assertContiguous(got, 1)
+        self.assertEqual(n, got[-1]["seq"] if got else 0,
+                         "the hint is the last event actually sent")
+        self.assertLess(n, head, "the client was not behind at all")
+        # Resume from the hint: the rest, exactly once.
+        c = await self.resumed(self.d, token)
+        # (A page may hold fewer than `page` events: "at most", 4.4.)
+        res = await self.page_through(c, n, idle_check=False)
+        await c.wait_seq(self.R, head)
+        self.assertContiguous(got + c.events[self.R], 1, head)
+        self.assertTrue(res[-1]["complete"])
 
 
 if __name__ == "__main__":
