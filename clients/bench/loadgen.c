@@ -278,8 +278,11 @@ static void on_message(struct twc *c, const char *data, size_t len)
 
 	if (k->w->cfg->node)
 		on_chat(k, data, len);
-	else if (msgscan_frame(data, len, on_item, k) < 0)
-		k->w->r.errors++;
+	else if (msgscan_frame(data, len, on_item, k) < 0) {
+		if (k->w->r.errors++ == 0)
+			fprintf(stderr, "tavla-bench: unreadable frame: %.*s\n",
+			        (int)(len > 300 ? 300 : len), data);
+	}
 }
 
 static void on_close(struct twc *c, int code, int err)

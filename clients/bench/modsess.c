@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "msgscan.h"
 #include "procstat.h"
@@ -93,7 +94,7 @@ int modsess_call(struct modsess *m, const char *op, json_t *args,
 	uv_timer_t *t;
 	int rc;
 
-	snprintf(m->want, sizeof(m->want), "m%u", ++m->next_id);
+	snprintf(m->want, sizeof(m->want), "m%08x.%u", m->id_prefix, ++m->next_id);
 	req = tv_encode_request(tv_op_lookup(op, strlen(op)), m->want, args, &len);
 	if (req == NULL) {
 		snprintf(err, errlen, "cannot encode %s", op);
@@ -132,6 +133,9 @@ int modsess_open(struct modsess *m, const struct bench_opts *o,
 
 	memset(m, 0, sizeof(*m));
 	m->timeout_s = o->timeout;
+	/* mutating requests are idempotent per (identity, id) for as long as
+	 * the room exists (PROTOCOL.md §6): ids must differ between runs */
+	m->id_prefix = (unsigned)(procstat_now_us() ^ ((long long)getpid() << 20));
 	uv_loop_init(&m->loop);
 	m->tl = malloc(sizeof(*m->tl));
 	if (m->tl == NULL)

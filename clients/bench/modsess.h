@@ -9,7 +9,9 @@
  * its calls are never timed as part of a result.
  *
  * Invariants:
- *  1. At most one call is outstanding; request ids are "m1", "m2", ...
+ *  1. At most one call is outstanding; request ids are "mPREFIX.1",
+ *     "mPREFIX.2", ... with a prefix that differs per session, since the
+ *     moderator identity outlives a run and ids are idempotency keys.
  *  2. The private loop is closed by modsess_close(), which also frees the
  *     connection; no handle outlives it.
  */
@@ -27,8 +29,8 @@ struct modsess {
 	struct twc_loop *tl;
 	struct twc c;
 	int hello, closed, close_code, close_err;
-	unsigned next_id;
-	char want[16];
+	unsigned next_id, id_prefix;
+	char want[32];
 	int got;
 	int ok;
 	char errcode[48];

@@ -11,7 +11,7 @@
  *
  * Data path in:  on_read -> BIO_write(rbio) -> SSL_read -> feed ->
  *                (HTTP: http_response) | (frames: parse_frames) -> on_message
- * Data path out: twc_send_text -> frame into lp->plain -> SSL_write ->
+ * Data path out: twc_send_text -> frame into lp->out -> SSL_write ->
  *                flush: BIO_read(wbio) -> uv_try_write, rest uv_write
  *
  * Invariants:
@@ -19,6 +19,9 @@
  *     incomplete; it is freed when it empties and it grew past 16 KiB.
  *  2. After state becomes TWC_CLOSED no callback other than on_close runs
  *     and nothing more is written.
+ *  3. lp->plain is written only by SSL_read in tls_progress; everything
+ *     sent is built in lp->out, so a callback may send while its message
+ *     (which may point into lp->plain) is still being read.
  */
 #include "tls_ws_conn.h"
 
@@ -211,13 +214,14 @@ static int write_plain(struct twc *c, const char *data, size_t len)
 	return flush(c);
 }
 
-/* Writes one masked frame of opcode op. Uses lp->plain as scratch unless
- * the frame is larger. */
+/* Writes one masked frame of opcode op. Uses lp->out as scratch unless
+ * the frame is larger (never lp->plain: it may hold the frame whose
+ * on_message callback is sending). */
 static int send_frame(struct twc *c, unsigned op, const char *data, size_t len)
 {
 	struct twc_loop *lp = c->lp;
 	size_t hdr = 2 + 4 + (len < 126 ? 0 : len < 65536 ? 2 : 8);
-	char *buf = hdr + len <= sizeof(lp->plain) ? lp->plain : malloc(hdr + len);
+	char *buf = hdr + len <= sizeof(lp->out) ? lp->out : malloc(hdr + len);
 	unsigned char *h = (unsigned char *)buf;
 	uint32_t m = (uint32_t)rng_next(&lp->rng);
 	unsigned char mask[4];
@@ -246,7 +250,7 @@ static int send_frame(struct twc *c, unsigned op, const char *data, size_t len)
 	for (size_t k = 0; k < len; k++)
 		h[i + k] = (unsigned char)data[k] ^ mask[k & 3];
 	rc = write_plain(c, buf, i + len);
-	if (buf != lp->plain)
+	if (buf != lp->out)
 		free(buf);
 	return rc;
 }
@@ -529,7 +533,7 @@ static void send_upgrade(struct twc *c)
 	memcpy(raw, &a, 8);
 	memcpy(raw + 8, &b, 8);
 	EVP_EncodeBlock((unsigned char *)c->key, raw, 16);
-	n = snprintf(lp->plain, sizeof(lp->plain),
+	n = snprintf(lp->out, sizeof(lp->out),
 	             "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
 	             "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
 	             "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
@@ -538,7 +542,7 @@ static void send_upgrade(struct twc *c)
 	             lp->subprotocol ? lp->subprotocol : "",
 	             lp->subprotocol ? "\r\n" : "");
 	c->state = TWC_HTTP;
-	write_plain(c, lp->plain, (size_t)n);
+	write_plain(c, lp->out, (size_t)n);
 }
 
 /* Drives the handshake, then reads every decrypted byte available. */

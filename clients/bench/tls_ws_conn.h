@@ -60,7 +60,9 @@ struct twc_loop {
 	size_t max_message;    /* larger server messages fail the connection */
 	uint64_t rng;          /* xorshift state for keys and masks */
 	char rbuf[TWC_LOOP_BUF];  /* libuv read buffer */
-	char plain[TWC_LOOP_BUF]; /* decrypted bytes */
+	char plain[TWC_LOOP_BUF]; /* decrypted bytes, being parsed */
+	char out[TWC_LOOP_BUF];   /* a frame being built (callbacks may send
+	                           * while plain is still being parsed) */
 	char net[TWC_LOOP_BUF];   /* encrypted bytes on their way out */
 };
 
