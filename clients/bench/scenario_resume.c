@@ -283,6 +283,30 @@ static long long run_phase(struct rs_shared *sh, struct ssl_ctx_st *ctx, int nt,
 	return last;
 }
 
+/* Joins the control session to the room, following complete:false pages
+ * until it is subscribed (a moderator may post only in a joined room). */
+static int join_all_pages(struct modsess *m, const char *room, char *err, size_t errlen)
+{
+	json_int_t since = 0;
+
+	for (;;) {
+		json_t *args = json_pack("{s:s,s:I}", "room", room, "since", since);
+		json_t *res, *complete;
+		int rc = modsess_call(m, "join", args, &res, err, errlen);
+
+		json_decref(args);
+		if (rc < 0)
+			return -1;
+		complete = json_object_get(res, "complete");
+		if (!json_is_false(complete))
+			return 0;
+		if (json_unpack(res, "{s:I}", "through", &since) != 0) {
+			snprintf(err, errlen, "join: complete:false without through");
+			return -1;
+		}
+	}
+}
+
 int scenario_resume(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct report *r)
 {
 	struct rs_shared sh;
@@ -322,9 +346,7 @@ int scenario_resume(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct r
 		if (min_seq < 0 || sh.clients[i].last_seq < min_seq)
 			min_seq = sh.clients[i].last_seq;
 	/* B: post while they are away */
-	args = json_pack("{s:s}", "room", sh.room_id);
-	rc = modsess_call(&m, "join", args, &res, err, sizeof(err));
-	json_decref(args);
+	rc = join_all_pages(&m, sh.room_id, err, sizeof(err));
 	for (int i = 0; rc == 0 && i < o->missed; i++) {
 		char text[64];
 		json_int_t seq = 0;
