@@ -290,7 +290,9 @@ class Daemon:
 def start_daemon(extra_config=None, data_dir=None):
     """Writes a configuration (port, data_dir, log_level debug, plus the
     extra_config keys) and starts tavlad. Returns the running Daemon; the
-    caller stops it (TavlaCase.start_daemon does that for you)."""
+    caller stops it (TavlaCase.start_daemon does that for you). data_dir
+    defaults to a new temporary directory; Daemon.cleanup() removes the
+    directory, whichever it is, unless it is kept."""
     return Daemon(extra_config, data_dir).start()
 
 
@@ -438,6 +440,7 @@ class Client:
         self.close_code = None
         self.close_reason = None
         self.reader_error = None
+        self.last_error_reply = None
         self._feed = []
         self._feed_pos = 0
         self._pending = collections.defaultdict(collections.deque)
@@ -682,9 +685,6 @@ class Client:
         """Waits for the server to close; returns (code, reason)."""
         await self._wait(lambda: True if self.closed else None, timeout, "close")
         return self.close_code, self.close_reason
-
-    def _stop_waiting(self):
-        self._changed.set()
 
     async def close(self, code=1000):
         """Closes the connection normally and waits for the reader to end."""
