@@ -94,7 +94,7 @@ int room_by_code(struct tv_server *srv, const char *code, struct room **out)
 
 void room_release_if_idle(struct room *r)
 {
-	if (!r || r->nsubs || r->inflight)
+	if (!r || r->nsubs || r->inflight || r->pins)
 		return;
 	map_del(&r->srv->rooms_by_id, r->id);
 	log_debug("room.unload", "room=%s", r->id);

@@ -21,7 +21,7 @@
  *     head + 1 each time, and only after their commit.
  *  2. next_seq > head; next_seq - 1 - head writes are in flight.
  *  3. For every subscriber, pos_end - count <= tail <= pos_end.
- *  4. A room with subscribers or writes in flight stays loaded.
+ *  4. A room with subscribers, writes in flight or pins stays loaded.
  */
 #ifndef TV_ROOM_H
 #define TV_ROOM_H
@@ -74,6 +74,7 @@ struct room {
 	struct room_sub *subs;
 	size_t nsubs;
 	struct map presence; /* identity id -> struct presence * */
+	unsigned pins;       /* reasons to stay loaded besides subscribers */
 };
 
 /* The loaded room with this id, loading it from the store if needed.

@@ -219,8 +219,13 @@ static int subscribe(struct conn *c, struct room *r, unsigned role, uint64_t sin
 		return -TV_E_BAD_REQUEST;
 	}
 	struct room_sub *old = conn_sub(c, r->id);
-	if (old)
-		conn_sub_drop(c, old); /* a re-join restarts from the new since */
+	if (old) {
+		/* A re-join restarts from the new since. Dropping the old
+		 * subscription may leave the room idle: pin it meanwhile. */
+		r->pins++;
+		conn_sub_drop(c, old);
+		r->pins--;
+	}
 
 	struct backlog bl = { .budget = (size_t)srv->cfg->send_queue_max / 2 };
 	uint64_t through;

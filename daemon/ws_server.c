@@ -102,24 +102,53 @@ static int origin_allowed(struct ws_server *ws, const char *origin)
 	return 0;
 }
 
-static int filter_ws(struct lws *wsi)
+/* Answers a refused WebSocket handshake with a plain HTTP status instead
+ * of just dropping the connection, so the client can tell why. Returns
+ * what LWS_CALLBACK_HTTP_CONFIRM_UPGRADE expects after a reply (> 0). */
+static int refuse(struct lws *wsi, unsigned status, const char *why)
+{
+	lws_return_http_status(wsi, status, why);
+	return 1;
+}
+
+/* 1 if the comma-separated Sec-WebSocket-Protocol list offers tavla.v1. */
+static int offers_tavla(const char *list)
+{
+	size_t n = strlen(TV_PROTOCOL_NAME);
+	for (const char *p = list; p && *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		const char *end = p;
+		while (*end && *end != ',' && *end != ' ')
+			end++;
+		if ((size_t)(end - p) == n && strncmp(p, TV_PROTOCOL_NAME, n) == 0)
+			return 1;
+		p = end;
+	}
+	return 0;
+}
+
+/* Every handshake rule, checked while the upgrade request can still be
+ * answered with an HTTP status: path (404), subprotocol (400), Origin
+ * (403), shutting down (503). Returns 0 to let the upgrade proceed. */
+static int confirm_upgrade(struct lws *wsi)
 {
 	struct ws_server *ws = ws_of(wsi);
-	char buf[512];
+	char buf[512], q[200];
 	if (ws->srv->stopping)
-		return 1;
+		return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "shutting down");
 	if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_GET_URI) < 0 || strcmp(buf, "/ws") != 0) {
 		log_info("ws.refused", "reason=path");
-		return 1;
+		return refuse(wsi, HTTP_STATUS_NOT_FOUND, "no WebSocket endpoint here; use /ws");
 	}
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
-		if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_ORIGIN) < 0 ||
-		    !origin_allowed(ws, buf)) {
-			char q[200];
-			log_info("ws.refused", "reason=origin origin=%s",
-				 log_quote(q, sizeof q, buf));
-			return 1;
-		}
+	if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_PROTOCOL) <= 0 || !offers_tavla(buf)) {
+		log_info("ws.refused", "reason=subprotocol");
+		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "offer the subprotocol " TV_PROTOCOL_NAME);
+	}
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
+	    (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_ORIGIN) < 0 || !origin_allowed(ws, buf))) {
+		log_info("ws.refused", "reason=origin origin=%s", log_quote(q, sizeof q, buf));
+		return refuse(wsi, HTTP_STATUS_FORBIDDEN, "this Origin may not connect");
 	}
 	return 0;
 }
@@ -167,7 +196,8 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	struct ws_server *ws;
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return filter_ws(wsi);
+		/* confirm_upgrade() already judged the handshake. */
+		return ws_of(wsi)->srv->stopping;
 
 	case LWS_CALLBACK_ESTABLISHED: {
 		ws = ws_of(wsi);
@@ -235,9 +265,12 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			return 1;
 		return 0;
 
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return confirm_upgrade(wsi);
+
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		/* A WebSocket handshake that did not offer tavla.v1. */
-		log_info("ws.refused", "reason=subprotocol");
+		/* Backstop: an upgrade that reached the http protocol offered
+		 * no protocol we speak. */
 		return 1;
 
 	case LWS_CALLBACK_HTTP: {
