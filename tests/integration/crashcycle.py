@@ -161,6 +161,8 @@ class Poster:
         try:
             await self.ws.send(json.dumps(msg, ensure_ascii=False))
         except (websockets.ConnectionClosed, OSError) as e:
+            self._waiting.pop(msg["id"], None)
+            fut.cancel()
             raise ConnectionError(str(e))
         return await asyncio.wait_for(fut, timeout)
 
