@@ -35,7 +35,10 @@ Invariants checked (each failure is counted, named and printed):
     is answered "replayed":true with the stored seq; a retry of one it did
     not hold is a fresh commit.
  6. No chat.send gets an error reply other than overloaded/rate_limited
-    (retried), and every request gets a reply while the daemon lives.
+    (retried) or, when the caller allows them (Ledger(refusals=...)), codes
+    that say nothing was saved, such as storage_full: those are retried,
+    and their retry must then commit afresh, never replay. Every request
+    gets a reply while the daemon lives.
 
 Command line (the binary comes from $TAVLAD or --tavlad):
     crashcycle.py --cycles 100 --clients 50 --seed 1
@@ -230,8 +233,11 @@ class Ledger:
     database did not hold it (so its retry must be a fresh commit).
     """
 
-    def __init__(self, seed):
+    def __init__(self, seed, refusals=()):
         self.seed = seed
+        self.refusals = tuple(refusals)   # error codes that are retried
+        self.refused = {}                  # client id -> times refused
+        self.refused_codes = {}            # error code -> replies
         self.acks = {}
         self.expect = {}
         self.replayed = 0
@@ -272,6 +278,9 @@ class Ledger:
                     if not r.get("replayed") or seq != want:
                         self.anomaly("%s: retry answered %r, the database holds seq %d"
                                      % (cid, r, want))
+            if cid in self.refused and r.get("replayed"):
+                self.anomaly("%s was refused (%d times), yet a retry replays seq %s: "
+                             "something was saved" % (cid, self.refused[cid], seq))
             if cid in self.acks:
                 if self.acks[cid][2] != seq:
                     self.anomaly("%s acknowledged twice with seqs %d and %d"
@@ -283,6 +292,11 @@ class Ledger:
             return True
         code = (r.get("error") or {}).get("code")
         if code in TRANSIENT:
+            return False
+        if code in self.refusals:
+            # "nothing was saved": the retry must commit afresh.
+            self.refused[cid] = self.refused.get(cid, 0) + 1
+            self.refused_codes[code] = self.refused_codes.get(code, 0) + 1
             return False
         self.anomaly("%s refused: %r" % (cid, r))
         poster.unacked.pop(cid, None)
