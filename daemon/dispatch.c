@@ -32,6 +32,23 @@ static const handler_fn handlers[TV_OP__COUNT] = {
 	[TV_OP_ROOM_LIST] = handle_room_list,
 	[TV_OP_CHAT_SEND] = handle_chat_send,
 	[TV_OP_HISTORY] = handle_history,
+	[TV_OP_TABLE_CREATE] = handle_table_create,
+	[TV_OP_TABLE_ASSIGN] = handle_table_assign,
+	[TV_OP_BOARD_CREATE] = handle_board_create,
+	[TV_OP_BOARD_UPDATE] = handle_board_update,
+	[TV_OP_NOTE_ADD] = handle_note_add,
+	[TV_OP_NOTE_EDIT] = handle_note_edit,
+	[TV_OP_NOTE_DELETE] = handle_note_delete,
+	[TV_OP_NOTE_APPROVE] = handle_note_approve,
+	[TV_OP_PHASE_SET] = handle_phase_set,
+	[TV_OP_WRITING_SET] = handle_writing_set,
+	[TV_OP_WRITING_REVEAL] = handle_writing_reveal,
+	[TV_OP_TIMER_SET] = handle_timer_set,
+	[TV_OP_READY_SET] = handle_ready_set,
+	[TV_OP_VIEW_FOCUS] = handle_view_focus,
+	[TV_OP_MEMBER_ROLE] = handle_member_role,
+	[TV_OP_UNDO] = handle_undo,
+	[TV_OP_WORKSHOP_STATUS] = handle_workshop_status,
 };
 
 int dispatch_table_complete(void)

@@ -431,8 +431,8 @@ int main(int argc, char **argv)
 	while (!ws_server_destroy(srv->ws))
 		uv_run(&d.loop, UV_RUN_ONCE);
 	store_close(srv->store); /* NULL unless start-up failed half-way */
-	uv_run(&d.loop, UV_RUN_DEFAULT);
 	room_unload_all(srv);
+	uv_run(&d.loop, UV_RUN_DEFAULT);
 	map_each(&srv->pending, free_pending, NULL);
 	map_free(&srv->pending);
 	map_free(&srv->conns_by_id);

@@ -28,14 +28,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
+#include <uv.h>
 
 #include "crypto.h"
 #include "event.h"
 #include "map.h"
 #include "store.h"
+#include "workshop.h"
 
 struct tv_server;
 struct room;
+
+/* The stored role of an identity a moderator removed from a room. */
+#define ROOM_ROLE_REMOVED 0x100u
 
 /* One connection's subscription to one room. Embedded in nothing: the
  * connection allocates it (conn.c) and room.c links it. */
@@ -49,6 +55,7 @@ struct room_sub {
 	uint64_t last_seq;            /* highest seq handed to the connection */
 	char identity_id[TV_ID_LEN + 1];
 	unsigned role;
+	char table[16];               /* the identity's table, "" for none */
 	void *owner;                  /* the connection */
 	/* Called when new entries arrive and the subscriber was caught up. */
 	void (*wake)(struct room_sub *s);
@@ -74,7 +81,10 @@ struct room {
 	struct room_sub *subs;
 	size_t nsubs;
 	struct map presence; /* identity id -> struct presence * */
+	struct workshop *ws; /* rooms of kind workshop: state derived from events */
+	uv_timer_t *timer;   /* the workshop timer's expiry (own allocation) */
 	unsigned pins;       /* reasons to stay loaded besides subscribers */
+	int timer_pinned;
 };
 
 /* The loaded room with this id, loading it from the store if needed.
@@ -116,11 +126,12 @@ void room_write_submit(struct room *r, struct room_write *rw);
 
 /* ---- subscribing -------------------------------------------------------------- */
 /* Hands every event with since < seq <= min(head, since + page) to emit (as
- * the bytes of the subscriber's audience, borrowed) in order; emit returns
+ * the bytes of viewer v's audience, borrowed; events v may not see are
+ * passed over) in order; emit returns
  * 0 to go on, > 0 to stop (its byte budget is spent), < 0 on error.
  * Returns 1 when head was reached (complete), 0 when paging must continue,
  * or negative; *through gets the last seq emitted (since if none). */
-int room_catch_up(struct room *r, const struct room_sub *s, uint64_t since, long page,
+int room_catch_up(struct room *r, const struct tv_viewer *v, uint64_t since, long page,
                   int (*emit)(void *arg, struct tv_buf *b), void *arg,
                   uint64_t *through);
 /* Links s live at the ring's end (everything up to head must have been
@@ -129,11 +140,17 @@ int room_catch_up(struct room *r, const struct room_sub *s, uint64_t since, long
 int room_subscribe(struct room *r, struct room_sub *s, const char *name);
 /* Unlinks s and updates presence. Does not unload the room. */
 void room_unsubscribe(struct room_sub *s);
+/* The viewer a subscriber is. */
+void room_sub_viewer(const struct room_sub *s, struct tv_viewer *v);
+/* Appends a server-made event (author null) outside any request, e.g. the
+ * timer's expiry. data is taken. Returns 0 or negative. */
+int room_append_system(struct room *r, const char *kind, json_t *data);
 /* The current presence list as a new JSON array reference. */
 void *room_presence_json(struct room *r);
 
 /* Next entry for s as wire bytes (borrowed), advancing its tail; NULL when
- * caught up. peek leaves the tail where it is. */
+ * caught up. peek leaves the tail where it is. Entries s may not see are
+ * passed over. */
 struct tv_buf *room_sub_next(struct room_sub *s, int peek);
 
 #endif

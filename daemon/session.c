@@ -229,7 +229,9 @@ static int subscribe(struct conn *c, struct room *r, unsigned role, uint64_t sin
 
 	struct backlog bl = { .budget = (size_t)srv->cfg->send_queue_max / 2 };
 	uint64_t through;
-	int complete = room_catch_up(r, NULL, since, (long)srv->cfg->page_events, backlog_add,
+	const char *seat = r->ws ? workshop_seat(r->ws, c->ident.id) : "";
+	struct tv_viewer viewer = { c->ident.id, role, seat };
+	int complete = room_catch_up(r, &viewer, since, (long)srv->cfg->page_events, backlog_add,
 				     &bl, &through);
 	if (complete < 0) {
 		backlog_free(&bl);
@@ -237,6 +239,8 @@ static int subscribe(struct conn *c, struct room *r, unsigned role, uint64_t sin
 	}
 	if (complete) {
 		struct room_sub *s = conn_sub_new(c, r->id, role);
+		if (s)
+			snprintf(s->table, sizeof s->table, "%s", seat);
 		if (!s || room_subscribe(r, s, c->ident.name)) {
 			if (s)
 				conn_sub_drop(c, s);
@@ -388,7 +392,7 @@ int handle_join(struct tv_ctx *ctx)
 		return rc;
 	unsigned role = c->state == CONN_IDENT
 		? room_role_of(r, c->ident.id, c->ident.kind, c->ident.org_id) : 0;
-	if (!role && room_id) {
+	if ((!role && room_id) || role == ROOM_ROLE_REMOVED) {
 		room_release_if_idle(r);
 		return -TV_E_FORBIDDEN;
 	}

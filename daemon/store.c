@@ -100,7 +100,7 @@ static const char *const rd_sql[RD__COUNT] = {
 
 enum wr_stmt {
 	WR_BEGIN, WR_COMMIT, WR_ROLLBACK, WR_ROOM, WR_IDENTITY, WR_TOKEN, WR_MEMBER,
-	WR_EVENT, WR_REQUEST, WR_HEAD, WR__COUNT
+	WR_EVENT, WR_REQUEST, WR_HEAD, WR_MEMBER_SET, WR__COUNT
 };
 static const char *const wr_sql[WR__COUNT] = {
 	[WR_BEGIN] = "BEGIN IMMEDIATE",
@@ -118,6 +118,8 @@ static const char *const wr_sql[WR__COUNT] = {
 	[WR_REQUEST] = "INSERT INTO requests(identity_id, client_id, fingerprint, result,"
 		" room_id, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[WR_HEAD] = "SELECT coalesce(max(seq),0) FROM events WHERE room_id = ?1",
+	[WR_MEMBER_SET] = "INSERT OR REPLACE INTO members(room_id, identity_id, role, joined)"
+		" VALUES (?1, ?2, ?3, ?4)",
 };
 
 struct store {
@@ -294,7 +296,7 @@ static int apply(struct store *s, struct store_write *w)
 			return rc;
 	}
 	if (w->member.room_id) {
-		st = s->ws[WR_MEMBER];
+		st = s->ws[w->member.replace ? WR_MEMBER_SET : WR_MEMBER];
 		bind_text(st, 1, w->member.room_id);
 		bind_text(st, 2, w->member.identity_id);
 		sqlite3_bind_int(st, 3, (int)w->member.role);

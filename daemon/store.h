@@ -61,7 +61,7 @@ struct store_write {
 	struct { const char *id, *org_id, *kind, *title, *code, *created_by; } room;
 	struct { const char *id, *kind, *org_id, *name; } identity;
 	struct { const unsigned char *hash; const char *identity_id; } token;
-	struct { const char *room_id, *identity_id; unsigned role; } member;
+	struct { const char *room_id, *identity_id; unsigned role; int replace; } member;
 	const struct tv_event_view *event;
 	struct { const char *identity_id, *client_id, *room_id, *result;
 	         const unsigned char *fingerprint; } request;

@@ -506,7 +506,7 @@ struct got {
 static int in_ring(struct room *r, struct tv_buf *b)
 {
 	for (size_t i = 0; i < r->cap; i++)
-		if (r->ring[i].ev && r->ring[i].ev->wire[TV_AUD_ALL] == b)
+		if (r->ring[i].ev && r->ring[i].ev->wire0 == b)
 			return 1;
 	return 0;
 }
@@ -533,7 +533,8 @@ static int catch_up(struct room *r, uint64_t since, long page, int stop_at,
 	g.in_ring = 1;
 	g.room = r;
 	uint64_t through = 12345;
-	int rc = room_catch_up(r, NULL, since, page, emit, &g, &through);
+	struct tv_viewer v = { "i_test", TV_ROLE_PARTICIPANT, "" };
+	int rc = room_catch_up(r, &v, since, page, emit, &g, &through);
 	assert_int_equal(through, want_through);
 	assert_int_equal(g.n, want_through - since);
 	for (unsigned i = 0; i < g.n; i++)
