@@ -155,11 +155,12 @@ class WorkshopCase(tt.TavlaCase):
             await c.wait_seq(self.R, seq)
         return seq
 
-    async def rejoin(self, client, since=0):
+    async def rejoin(self, client, since=0, room=None):
         """A new connection of client's identity (resume), joined to the room
-        with since; returns it once the catch-up up to the head arrived."""
+        (default self.R) with since; returns it after the join reply (the
+        catch-up follows it)."""
         c = await self.resumed(self.d, client.token)
-        r = await c.join(room=self.R, since=since)
+        r = await c.join(room=room or self.R, since=since)
         self.assertTrue(r["complete"], r)
         return c
 
