@@ -1,5 +1,5 @@
 """test_80_workshop: the rules of a post-it workshop at the wire level
-(PROTOCOL.md 5, "Workshops").
+(PROTOCOL.md 4.10-4.26 and 5).
 
 Covers the whole flow a moderator runs: a workshop room, tables, boards in
 the three layouts, the phases and what each allows, notes added, edited,

@@ -1,5 +1,5 @@
 """test_81_visibility: hidden text and protected authors never reach a
-socket that may not have them (PROTOCOL.md 5, "Who sees what").
+socket that may not have them (PROTOCOL.md 5.4 to 5.6).
 
 For every anonymity level (named, moderators, anonymous) x private writing
 (off, on) x pre-moderation (off, on) a note is written at table 1 and
