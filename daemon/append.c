@@ -1,5 +1,7 @@
 /*
  * append.c: the one way a request appends an event to its room.
+ * (The reply is the handler's result plus "seq":N, composed by the
+ * store's writer, which assigns the seq.)
  *
  * Responsible for: building the room write for a request (event, author,
  * the idempotency record with the result every repeat will get) and
@@ -18,7 +20,7 @@
 static void append_done(struct room_write *rw)
 {
 	struct append_job *j = (struct append_job *)rw;
-	dispatch_pending_finish(j->srv, j->pending, rw->w.status, j->result);
+	dispatch_pending_finish(j->srv, j->pending, &rw->w);
 	free(j->data);
 	free(j->result);
 	free(j);
@@ -30,9 +32,6 @@ struct append_job *append_prepare(struct tv_ctx *ctx, const char *kind, json_t *
 	struct append_job *j = calloc(1, sizeof *j);
 	json_t *res = result ? result : json_object();
 	if (j && res) {
-		/* The seq the write will get: stored with the idempotency
-		 * record, so a repeat gets the same answer. */
-		json_object_set_new(res, "seq", json_integer((json_int_t)room_next_seq(ctx->room)));
 		j->data = data ? json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 		j->result = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	}
@@ -61,6 +60,7 @@ struct append_job *append_prepare(struct tv_ctx *ctx, const char *kind, json_t *
 	j->rw.w.request.client_id = pending_client_id(ctx->pending);
 	j->rw.w.request.fingerprint = pending_fingerprint(ctx->pending);
 	j->rw.w.request.result = j->result;
+	j->rw.w.request.add_seq = 1; /* replies carry the event's seq */
 	j->rw.w.request.room_id = ctx->room->id;
 	j->rw.done = append_done;
 	return j;

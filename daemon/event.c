@@ -138,12 +138,11 @@ uint32_t event_audience(const struct tv_event *e, const struct tv_viewer *v)
 	case VIS_MODERATORS:
 		return v->role == TV_ROLE_MODERATOR ? TV_AUD_ALL : TV_AUD_SKIP;
 	case VIS_REVEAL:
-		if (v->role == TV_ROLE_PARTICIPANT && !v->table[0])
-			return TV_AUD_SKIP;
-		/* Moderators and observers get every table (table 0); only
+		/* Moderators and observers get every table (0); a participant
+		 * gets its table's notes (table number + 1; 1 = no table). Only
 		 * moderators see authors of notes named to moderators. */
 		return TV_AUD_REVEAL |
-		       (v->role == TV_ROLE_PARTICIPANT ? table_no(v->table) << 1 : 0) |
+		       (v->role == TV_ROLE_PARTICIPANT ? (table_no(v->table) + 1) << 1 : 0) |
 		       (v->role == TV_ROLE_MODERATOR ? 0u : 1u);
 	case VIS_NOTE:
 	default:
@@ -164,7 +163,8 @@ uint32_t event_audience(const struct tv_event *e, const struct tv_viewer *v)
 	return e->anon == ANON_NAMED ? TV_AUD_ALL : TV_AUD_NO_AUTHOR;
 }
 
-/* The reveal's notes for one table (table 0: all). A note keeps its author
+/* The reveal's notes for one table (0: all; else table number + 1, so that
+ * 1 is "no table"). A note keeps its author
  * only when its anonymity lets this audience see it: moderators see
  * named and moderators-only authors, everyone else named ones only.
  * Returns new data text or NULL. */
@@ -175,7 +175,7 @@ static char *reveal_data(const struct tv_event *e, unsigned table, int participa
 	size_t i;
 	json_t *n;
 	json_array_foreach(notes, i, n) {
-		if (table && table_no(json_string_value(json_object_get(n, "table"))) != table)
+		if (table && table_no(json_string_value(json_object_get(n, "table"))) + 1 != table)
 			continue;
 		json_t *c = json_deep_copy(n);
 		const char *a = json_string_value(json_object_get(n, "anonymity"));

@@ -91,7 +91,6 @@ static int room_load(struct tv_server *srv, struct store_room *sr, struct room *
 	r->title = sr->title;
 	sr->title = NULL;
 	r->head = sr->head;
-	r->next_seq = sr->head + 1;
 	r->cap = (size_t)srv->cfg->room_ring;
 	r->ring = calloc(r->cap, sizeof *r->ring);
 	map_init(&r->presence);
@@ -329,7 +328,8 @@ static void write_done(struct store_write *w)
 	struct room_write *rw = (struct room_write *)w;
 	struct room *r = rw->room;
 	r->inflight--;
-	if (w->status == 0) {
+	if (w->status == 0 && !w->duplicate) {
+		/* Completions come in commit order, which is seq order. */
 		struct tv_event *e = event_new(&rw->ev);
 		r->head = rw->ev.seq;
 		rw->seq = rw->ev.seq;
@@ -338,30 +338,20 @@ static void write_done(struct store_write *w)
 			room_apply(r, e);
 			ring_push(r, e);
 		}
-	} else if (rw->gen == r->gen) {
-		/* The first failure of this generation: every later write of
-		 * this room in flight fails too (store.c, invariant 2), so
-		 * the next seq to hand out is head + 1 again. */
-		r->gen++;
-		r->next_seq = r->head + 1;
-		log_warn("room.write_failed", "room=%s seq=%llu code=%s", r->id,
-			 (unsigned long long)rw->ev.seq, tv_err_name(w->status));
+	} else if (w->status) {
+		log_warn("room.write_failed", "room=%s code=%s", r->id, tv_err_name(w->status));
 	}
+	char *reply = w->reply; /* done frees the struct that holds w */
 	rw->done(rw);
+	free(reply);
 	room_release_if_idle(r);
-}
-
-uint64_t room_next_seq(const struct room *r)
-{
-	return r->next_seq;
 }
 
 void room_write_submit(struct room *r, struct room_write *rw)
 {
 	rw->room = r;
-	rw->gen = r->gen;
 	rw->ev.room = r->id;
-	rw->ev.seq = r->next_seq++;
+	rw->ev.seq = 0; /* the writer assigns it (store.h, invariant 2) */
 	rw->ev.ts_ms = server_now_ms();
 	rw->w.event = &rw->ev;
 	rw->w.now_ms = rw->ev.ts_ms;

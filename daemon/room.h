@@ -19,7 +19,8 @@
  * Invariants:
  *  1. head is the highest committed seq; events enter the ring in seq order,
  *     head + 1 each time, and only after their commit.
- *  2. next_seq > head; next_seq - 1 - head writes are in flight.
+ *  2. Seqs are assigned by the store's writer (store.h), never here: a
+ *     write that fails or turns out to repeat a request consumes none.
  *  3. For every subscriber, pos_end - count <= tail <= pos_end.
  *  4. A room with subscribers, writes in flight or pins stays loaded.
  */
@@ -73,8 +74,8 @@ struct room {
 	struct tv_server *srv;
 	char id[TV_ID_LEN + 1], org_id[TV_ID_LEN + 1], code[8], kind[17];
 	char *title;
-	uint64_t head, next_seq;
-	unsigned gen, inflight;
+	uint64_t head;
+	unsigned inflight;
 	struct ring_slot *ring;
 	size_t cap, count;
 	uint64_t pos_end, bytes_end;
@@ -110,18 +111,16 @@ unsigned room_role_of(struct room *r, const char *identity_id, const char *kind,
 struct room_write {
 	struct store_write w;
 	struct room *room;
-	unsigned gen;
-	struct tv_event_view ev; /* seq and ts are filled by room_write_submit */
-	/* Called after the event was published (w.status == 0) or the write
-	 * failed (w.status < 0, nothing published). Frees the handler's struct. */
+	struct tv_event_view ev; /* ts is filled by room_write_submit, seq by the writer */
+	/* Called after the event was published (w.status == 0), when the
+	 * request turned out to be a repeat (w.duplicate: nothing published,
+	 * w.reply is the first result), or after the write failed (w.status <
+	 * 0, nothing published). Frees the handler's struct; w.reply is
+	 * released after it returns. */
 	void (*done)(struct room_write *rw);
 	uint64_t seq; /* the assigned seq, valid when w.status == 0 */
 };
-/* The seq the next room_write_submit will assign (for results that must
- * be stored with the write, such as {"seq":N}). */
-uint64_t room_next_seq(const struct room *r);
-/* Assigns the next seq and the time, and submits. The room stays loaded
- * until done. */
+/* Stamps the time and submits. The room stays loaded until done. */
 void room_write_submit(struct room *r, struct room_write *rw);
 
 /* ---- subscribing -------------------------------------------------------------- */

@@ -44,7 +44,8 @@ static void create_stored(struct store_write *w)
 	if (!w->status)
 		log_info("room.create", "room=%s code=%s kind=%s", j->id, j->code, j->kind);
 	if (j->pending)
-		dispatch_pending_finish(j->srv, j->pending, w->status, j->result);
+		dispatch_pending_finish(j->srv, j->pending, w);
+	store_write_release(w);
 	if (j->internal_done)
 		j->internal_done(j->srv, w->status ? NULL : j->code);
 	create_free(j);

@@ -370,16 +370,17 @@ int workshop_apply(struct workshop *w, const struct tv_event *e)
 	} else if (strcmp(k, "note.deleted") == 0) {
 		struct ws_note *n = workshop_note(w, str(d, "id"));
 		if (n) {
+			/* The skeleton stays (invariant 2). The text stays in
+			 * memory only, for a moderator's undo; nothing sends it. */
 			n->deleted = 1;
-			free(n->text);
-			n->text = NULL; /* the skeleton stays (invariant 2) */
 			undoable = json_is_true(json_object_get(d, "by_moderator"));
 		}
 	} else if (strcmp(k, "note.restored") == 0) {
 		struct ws_note *n = workshop_note(w, str(d, "id"));
 		if (n) {
 			n->deleted = 0;
-			set_str(&n->text, str(d, "text"));
+			if (str(d, "text"))
+				set_str(&n->text, str(d, "text"));
 		}
 	} else if (strcmp(k, "note.approved") == 0) {
 		struct ws_note *n = workshop_note(w, str(d, "id"));
@@ -397,13 +398,10 @@ int workshop_apply(struct workshop *w, const struct tv_event *e)
 		w->private_writing = json_is_true(json_object_get(d, "private"));
 		undoable = 1;
 	} else if (strcmp(k, "writing.revealed") == 0) {
-		size_t i;
-		json_t *n;
-		json_array_foreach(json_object_get(d, "notes"), i, n) {
-			struct ws_note *note = workshop_note(w, str(n, "id"));
-			if (note)
-				note->hidden = 0;
-		}
+		/* Everything written privately is revealed, including notes
+		 * still waiting for approval: they show when approved. */
+		for (size_t i = 0; i < w->nnotes; i++)
+			w->notes[i].hidden = 0;
 		w->private_writing = 0;
 	} else if (strcmp(k, "timer.changed") == 0) {
 		const char *s = str(d, "state");

@@ -59,7 +59,7 @@ struct ws_note {
 	char id[WS_ID_LEN], board[WS_ID_LEN], table[WS_ID_LEN];
 	char author[TV_ID_LEN + 1];
 	char *author_name;
-	char *text; /* NULL once deleted */
+	char *text; /* kept after deletion for undo; never sent then */
 	char colour[12];
 	int column;
 	double x, y;

@@ -394,8 +394,6 @@ int handle_note_delete(struct tv_ctx *ctx)
 	json_t *d = note_header(n);
 	int by_mod = is_mod(ctx) && strcmp(n->author, ctx->conn->ident.id) != 0;
 	json_object_set_new(d, "by_moderator", json_boolean(by_mod));
-	if (by_mod) /* kept so the moderator can undo; shown as the note was */
-		json_object_set_new(d, "prev", json_pack("{s:s}", "text", n->text ? n->text : ""));
 	return append_event(ctx, "note.deleted", d, NULL);
 }
 
@@ -457,8 +455,8 @@ int handle_writing_reveal(struct tv_ctx *ctx)
 	json_t *notes = json_array();
 	for (size_t i = 0; i < w->nnotes; i++) {
 		struct ws_note *n = &w->notes[i];
-		if (!n->id[0] || n->deleted || !n->hidden)
-			continue;
+		if (!n->id[0] || n->deleted || !n->hidden || n->pending)
+			continue; /* pending notes show when approved */
 		json_t *o = workshop_note_json(n);
 		json_object_set_new(o, "hidden", json_false());
 		json_object_set_new(o, "author", json_string(n->author));
@@ -565,7 +563,8 @@ static int set_role(struct tv_ctx *ctx, const char *who, unsigned bits, unsigned
 			      role_word(prev));
 	if (d && undo_of)
 		json_object_set_new(d, "undo_of", json_integer(undo_of));
-	struct append_job *j = append_prepare(ctx, "member.role", d, NULL);
+	struct append_job *j = append_prepare(ctx, "member.role", d,
+					      undo_of ? json_pack("{s:I}", "undone", undo_of) : NULL);
 	if (!j)
 		return -TV_E_INTERNAL;
 	snprintf(j->member_id, sizeof j->member_id, "%s", who);
@@ -643,10 +642,8 @@ int handle_undo(struct tv_ctx *ctx)
 		if (!n)
 			return -TV_E_NOTE_NOT_FOUND;
 		if (strcmp(kind, "note.deleted") == 0) {
-			kind = "note.restored";
+			kind = "note.restored"; /* with its text, from memory */
 			out = workshop_note_json(n);
-			json_object_set(out, "text",
-					json_object_get(json_object_get(d, "prev"), "text"));
 		} else {
 			static const char *const keys[] = { "text", "column", "x", "y", "colour" };
 			json_t *sw = swap_prev(d, keys, 5);
