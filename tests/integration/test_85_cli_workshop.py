@@ -34,6 +34,7 @@ class CliWorkshop(tt.TavlaCase):
     def cli(self, *args, token=None, expect=0):
         """Runs tavla as token and asserts its exit status; returns stdout."""
         p = tt.run_cli(self.d, *args, token=token)
+        self.assertEqual(tt.sanitizer_lines(p.stderr), [], "tavla %s" % " ".join(args))
         self.assertEqual(p.returncode, expect,
                          "tavla %s: status %d\nstdout: %s\nstderr: %s"
                          % (" ".join(args), p.returncode, p.stdout, p.stderr))
