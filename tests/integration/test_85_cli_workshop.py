@@ -10,6 +10,7 @@ reveal; the moderator moves a note, deletes one and undoes the deletion;
 the group phase refuses a participant's note (exit 1, wrong_phase); the
 timer, readiness, focus and `status` lines, --id retries and `send` (which
 joins the room it names) are checked on the way, and the workshop closes.
+All of it runs twice: with the default page and with pages of 10 events.
 """
 
 import os
@@ -265,6 +266,56 @@ class CliWorkshop(tt.TavlaCase):
                      ("ready", room, "--layout", "columns"),
                      ("status",)):
             self.cli(*args, token=mod, expect=2)
+
+
+class CliPaging(CliWorkshop):
+    """Pages of 10 events: the tests above run again with every read paged,
+    and a participant's `tail` and `board show` read a log whose pages end
+    on events it is not sent (another table's notes)."""
+
+    def setUp(self):
+        if not os.access(tt.TAVLA, os.X_OK):
+            self.skipTest("tavla not built at %s" % tt.TAVLA)
+        self.d = self.start_daemon({"page": 10})
+        tt.create_moderator(self.d, ORG, "samordnare", PASSWORD)
+
+    def test_pages_that_end_out_of_sight(self):
+        mod = self.login()
+        room, code = self.cli("room", "create", "workshop", "Lång", token=mod).split()
+        self.cli("table", "create", room, "Bord 1", token=mod)                # 2
+        self.cli("table", "create", room, "Bord 2", token=mod)                # 3
+        self.cli("board", "create", room, "Idéer", "--layout", "timeline",
+                 "--columns", "Före,Under,Efter", token=mod)                  # 4
+        self.seq("phase", room, "write", token=mod)                           # 5
+        asa = self.cli("join", code, "Åsa").split()[0]                        # 6
+        self.cli("table", "assign", room, "t1", token=asa)                    # 7
+        bo = self.cli("join", code, "Bo").split()[0]                          # 8
+        self.cli("table", "assign", room, "t2", token=bo)                     # 9
+        self.assertEqual(self.cli("note", "add", room, "b1", "Bos", token=bo), "n1\n")
+        self.assertEqual(self.seq("chat", room, "hej", token=mod), 11)
+        # Åsa is sent 1-9 and 11: the first page ends on seq 10, which she
+        # is not sent, and the tail must still go on to the next page.
+        out = self.cli("tail", room, "--since", "0", "--count", "10", "--for", "20",
+                       token=asa)
+        self.assertEqual([tt.strict_loads(l)["seq"] for l in out.splitlines()],
+                         list(range(1, 10)) + [11])
+        # Another 15 notes of hers, and Bo's again at the end of a page.
+        for i in range(15):
+            self.cli("note", "add", room, "b1", "Åsa %d" % i, "--column", str(i % 3),
+                     token=asa)                                               # 12-26
+        self.cli("note", "add", room, "b1", "Bo igen", token=bo)              # 27
+        self.cli("note", "add", room, "b1", "Bo en gång till", token=bo)      # 28
+        self.cli("note", "add", room, "b1", "Bo till sist", token=bo)         # 29
+        self.cli("note", "add", room, "b1", "Bo, absolut sist", token=bo)     # 30
+        b = tt.strict_loads(self.cli("--json", "board", "show", room, token=asa))
+        self.assertEqual([n["id"] for n in b["notes"]], ["n%d" % i for i in range(2, 17)])
+        self.assertEqual([n["text"] for n in b["notes"]], ["Åsa %d" % i for i in range(15)])
+        b = tt.strict_loads(self.cli("--json", "board", "show", room, token=mod))
+        self.assertEqual(len(b["notes"]), 20)
+        out = self.cli("board", "show", room, token=bo)
+        self.assertEqual(out.splitlines()[:4], ["phase write open", "board b1 timeline Idéer",
+                                                "  column 0 Före", "    table t2 Bord 2"])
+        self.assertNotIn("Åsa", out)
 
 
 if __name__ == "__main__":
