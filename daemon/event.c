@@ -46,6 +46,8 @@ static void classify(struct tv_event *e)
 	int anon = a ? event_anonymity_parse(a) : ANON_NAMED;
 	/* An unreadable level is treated as the strictest. */
 	e->anon = (unsigned char)(anon < 0 ? ANON_ANONYMOUS : anon);
+	const char *o = json_string_value(json_object_get(d, "owner"));
+	snprintf(e->owner, sizeof e->owner, "%s", o ? o : "");
 	e->hidden = json_is_true(json_object_get(d, "hidden"));
 	e->pending = json_is_true(json_object_get(d, "pending"));
 	json_decref(d);
@@ -119,9 +121,12 @@ void event_view(const struct tv_event *e, struct tv_event_view *out)
 	out->data_len = e->data_len;
 }
 
+/* The note's author, not the event's: a moderator moving someone's hidden
+ * note must not turn that note into a placeholder for its own author. */
 static int is_author(const struct tv_event *e, const struct tv_viewer *v)
 {
-	return e->author_id && v->identity_id && strcmp(e->author_id, v->identity_id) == 0;
+	const char *who = e->owner[0] ? e->owner : e->author_id;
+	return who && v->identity_id && strcmp(who, v->identity_id) == 0;
 }
 
 /* "t12" -> 12; tables are numbered by workshop.c. */
@@ -208,6 +213,16 @@ static char *placeholder_data(const struct tv_event *e)
 	return s;
 }
 
+/* The data with the note's owner removed (invariant 4). */
+static char *without_owner(const struct tv_event *e)
+{
+	json_t *d = json_loadb(e->data, e->data_len, JSON_ALLOW_NUL, NULL);
+	json_object_del(d, "owner");
+	char *s = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(d);
+	return s;
+}
+
 static struct tv_buf *render(struct tv_event *e, uint32_t aud)
 {
 	struct tv_event_view v;
@@ -220,12 +235,14 @@ static struct tv_buf *render(struct tv_event *e, uint32_t aud)
 	}
 	if (aud == TV_AUD_PLACEHOLDER)
 		data = placeholder_data(e);
+	else if (aud == TV_AUD_NO_AUTHOR && e->owner[0])
+		data = without_owner(e);
 	else if (reveal)
 		data = reveal_data(e, (aud & ~TV_AUD_REVEAL) >> 1, aud & 1u);
 	if (data) {
 		v.data_json = data;
 		v.data_len = strlen(data);
-	} else if (aud == TV_AUD_PLACEHOLDER || reveal) {
+	} else if (aud == TV_AUD_PLACEHOLDER || reveal || (aud == TV_AUD_NO_AUTHOR && e->owner[0])) {
 		return NULL;
 	}
 	size_t len = 0;

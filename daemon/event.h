@@ -73,6 +73,7 @@ struct tv_event {
 	/* Visibility, parsed once from kind and data. */
 	unsigned char vis, anon, hidden, pending;
 	char table[16];
+	char owner[24];    /* note events made by someone else: the note's author */
 	/* Rendered audiences; wire0 (audience 0) inline, others in extra. */
 	struct tv_buf *wire0;
 	struct aud_buf *extra;

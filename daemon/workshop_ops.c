@@ -329,9 +329,9 @@ static int own_note(struct tv_ctx *ctx, struct ws_note **out)
 /* The fields every note event carries so event.c can judge its visibility. */
 static json_t *note_header(const struct ws_note *n)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "id", n->id, "board", n->board, "table",
-			 n->table, "anonymity", event_anonymity_name(n->anon), "hidden", n->hidden,
-			 "pending", n->pending);
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:s}", "id", n->id, "board", n->board,
+			 "table", n->table, "anonymity", event_anonymity_name(n->anon), "hidden",
+			 n->hidden, "pending", n->pending, "owner", n->author);
 }
 
 int handle_note_edit(struct tv_ctx *ctx)
@@ -413,6 +413,7 @@ int handle_note_approve(struct tv_ctx *ctx)
 	 * while it waited. */
 	json_t *d = workshop_note_json(n);
 	json_object_set_new(d, "pending", json_false());
+	json_object_set_new(d, "owner", json_string(n->author));
 	return append_event(ctx, "note.approved", d, NULL);
 }
 
@@ -644,6 +645,7 @@ int handle_undo(struct tv_ctx *ctx)
 		if (strcmp(kind, "note.deleted") == 0) {
 			kind = "note.restored"; /* with its text, from memory */
 			out = workshop_note_json(n);
+			json_object_set_new(out, "owner", json_string(n->author));
 		} else {
 			static const char *const keys[] = { "text", "column", "x", "y", "colour" };
 			json_t *sw = swap_prev(d, keys, 5);
