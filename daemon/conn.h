@@ -80,7 +80,9 @@ struct conn {
 
 	int close_code;
 	char close_reason[124];
-	int wake_pending;
+	int wake_pending;  /* the transport will call back when writeable */
+	int flush_queued;  /* on the transport's list of connections to flush */
+	struct conn *flush_next;
 };
 
 /* New connection registered under a fresh id. Returns NULL on OOM. */

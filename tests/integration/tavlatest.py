@@ -99,8 +99,9 @@ class Daemon:
 
     Lifecycle: Daemon() writes the configuration → start() runs the process
     and waits for `tavlad ready` → stop()/astop() (signal, exit 0, clean logs)
-    or kill9() → start()/restart() may run it again on the same directory and
-    port → cleanup() removes the directory unless a test failed.
+    or kill9() or await_exit() (a deliberate crash) → start()/restart() may
+    run it again on the same directory and port → cleanup() removes the
+    directory unless a test failed.
 
     Attributes: port, url ("wss://127.0.0.1:PORT/ws"), https ("https://...:PORT"),
     data_dir, conf (the config file), ca (the self-signed certificate the
@@ -142,15 +143,17 @@ class Daemon:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self, timeout=10.0):
+    def start(self, timeout=10.0, env=None):
         """Runs `tavlad -c CONF` and returns once it printed `tavlad ready`.
         stdout and stderr are appended to files in the data directory, so a
-        restart keeps the earlier runs' logs. Raises AssertionError (with the
-        stderr tail) when the daemon exits or stays silent for `timeout` s."""
+        restart keeps the earlier runs' logs. `env` adds environment
+        variables for this run only (TAVLA_FAULT, say). Raises AssertionError
+        (with the stderr tail) when the daemon exits or stays silent for
+        `timeout` s."""
         assert not self.running, "tavlad is already running"
         out_offset = os.path.getsize(self.stdout_path) if os.path.exists(self.stdout_path) else 0
         self._err_offset = os.path.getsize(self.stderr_path) if os.path.exists(self.stderr_path) else 0
-        env = dict(os.environ)
+        env = dict(os.environ, **(env or {}))
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
             self.proc = subprocess.Popen([TAVLAD, "-c", self.conf], stdin=subprocess.DEVNULL,
@@ -234,6 +237,22 @@ class Daemon:
         self.proc.wait()
         self.proc = None
         self.check_logs()
+
+    async def await_exit(self, timeout=10.0):
+        """Waits (without blocking the event loop) for a daemon that is to
+        die on its own, a fault site's abort say, and returns its exit
+        status (negative: the signal). Still checks the logs like kill9().
+        Raises AssertionError when it is still running after timeout s."""
+        assert self.proc is not None, "tavlad was not started"
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            if time.monotonic() > deadline:
+                raise AssertionError("tavlad still runs %.0f s later\n%s"
+                                     % (timeout, self.stderr_tail()))
+            await asyncio.sleep(0.01)
+        status, self.proc = self.proc.returncode, None
+        self.check_logs()
+        return status
 
     def stderr_text(self, whole=False):
         """Returns the daemon's stderr log: this run's part, or all runs'."""
