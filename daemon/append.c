@@ -20,6 +20,8 @@
 static void append_done(struct room_write *rw)
 {
 	struct append_job *j = (struct append_job *)rw;
+	if (rw->w.status && j->on_fail)
+		j->on_fail(rw->room);
 	dispatch_pending_finish(j->srv, j->pending, &rw->w);
 	free(j->data);
 	free(j->result);

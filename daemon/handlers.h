@@ -56,6 +56,8 @@ struct append_job {
 	char author[TV_ID_LEN + 1], name[256];
 	char member_id[TV_ID_LEN + 1]; /* for handlers that also write a membership */
 	char *data, *result;
+	/* Called when the write failed, before the reply (may be NULL). */
+	void (*on_fail)(struct room *r);
 };
 /* Appends `kind` with data to ctx->room for the request in ctx and replies
  * with result plus "seq" (result NULL: just {"seq":N}) once committed.

@@ -157,6 +157,12 @@ struct ws_table *workshop_pick_table(struct workshop *w)
 	return best;
 }
 
+void workshop_forget_decisions(struct workshop *w)
+{
+	w->phase = w->phase_committed;
+	w->private_writing = w->private_committed;
+}
+
 json_t *workshop_note_json(const struct ws_note *n)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s}", "id", n->id, "board", n->board, "table", n->table);
@@ -389,20 +395,21 @@ int workshop_apply(struct workshop *w, const struct tv_event *e)
 	} else if (strcmp(k, "phase.changed") == 0) {
 		int p = workshop_phase_parse(str(d, "phase") ? str(d, "phase") : "");
 		if (p >= 0) {
-			w->phase = p;
+			w->phase = w->phase_committed = p;
 			map_free(&w->ready); /* readiness is per phase */
 			map_init(&w->ready);
 			undoable = 1;
 		}
 	} else if (strcmp(k, "writing.changed") == 0) {
-		w->private_writing = json_is_true(json_object_get(d, "private"));
+		w->private_writing = w->private_committed =
+			json_is_true(json_object_get(d, "private"));
 		undoable = 1;
 	} else if (strcmp(k, "writing.revealed") == 0) {
 		/* Everything written privately is revealed, including notes
 		 * still waiting for approval: they show when approved. */
 		for (size_t i = 0; i < w->nnotes; i++)
 			w->notes[i].hidden = 0;
-		w->private_writing = 0;
+		w->private_writing = w->private_committed = 0;
 	} else if (strcmp(k, "timer.changed") == 0) {
 		const char *s = str(d, "state");
 		w->timer = s && strcmp(s, "running") == 0 ? TIMER_RUNNING

@@ -75,8 +75,14 @@ struct ws_undo {
 };
 
 struct workshop {
+	/* phase and private_writing are what the rules use: the latest
+	 * decision, set when a moderator's change is accepted, before it
+	 * commits, because every write accepted after it commits after it
+	 * (one writer, FIFO). The committed values restore them if that write
+	 * fails. */
 	int phase;
 	int private_writing;
+	int phase_committed, private_committed;
 	struct ws_table *tables;
 	size_t ntables;
 	struct ws_board *boards;
@@ -117,6 +123,9 @@ const char *workshop_seat(struct workshop *w, const char *identity_id);
 unsigned workshop_seated(struct workshop *w, const char *table);
 /* The least occupied table (lowest id on ties), or NULL with no tables. */
 struct ws_table *workshop_pick_table(struct workshop *w);
+
+/* Undoes the decisions of a write that failed (see struct workshop). */
+void workshop_forget_decisions(struct workshop *w);
 
 /* A note's data as events carry it (id, board, table, position, colour,
  * text, anonymity, hidden, pending, proxy); new reference. */

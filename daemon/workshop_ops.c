@@ -419,6 +419,32 @@ int handle_note_approve(struct tv_ctx *ctx)
 
 /* ---- phases, writing, timer, focus -------------------------------------------------- */
 
+static void forget_decisions(struct room *r)
+{
+	if (r->ws)
+		workshop_forget_decisions(r->ws);
+}
+
+/* Appends a moderator's change of phase or of private writing and makes it
+ * the rule at once (struct workshop): a note accepted after this request
+ * commits after it, so it must already be judged by it. phase / private
+ * < 0: unchanged. */
+static int decide(struct tv_ctx *ctx, const char *kind, json_t *data, json_t *result, int phase,
+		  int private_writing)
+{
+	struct append_job *j = append_prepare(ctx, kind, data, result);
+	if (!j)
+		return -TV_E_INTERNAL;
+	j->on_fail = forget_decisions;
+	append_submit(ctx, j);
+	struct workshop *w = ws_of(ctx);
+	if (phase >= 0)
+		w->phase = phase;
+	if (private_writing >= 0)
+		w->private_writing = private_writing;
+	return TV_ASYNC;
+}
+
 int handle_phase_set(struct tv_ctx *ctx)
 {
 	int rc = open_workshop(ctx, 1);
@@ -430,10 +456,10 @@ int handle_phase_set(struct tv_ctx *ctx)
 			 "field \"phase\" must be setup, write, group, vote, discuss or closed");
 		return -TV_E_BAD_REQUEST;
 	}
-	return append_event(ctx, "phase.changed",
-			    json_pack("{s:s, s:s}", "phase", workshop_phase_name(p), "prev",
-				      workshop_phase_name(ws_of(ctx)->phase)),
-			    NULL);
+	return decide(ctx, "phase.changed",
+		      json_pack("{s:s, s:s}", "phase", workshop_phase_name(p), "prev",
+				workshop_phase_name(ws_of(ctx)->phase)),
+		      NULL, p, -1);
 }
 
 int handle_writing_set(struct tv_ctx *ctx)
@@ -442,9 +468,9 @@ int handle_writing_set(struct tv_ctx *ctx)
 	if (rc)
 		return rc;
 	tv_req_bool(ctx->req, "private", &on);
-	return append_event(ctx, "writing.changed",
-			    json_pack("{s:b, s:b}", "private", on, "prev", ws_of(ctx)->private_writing),
-			    NULL);
+	return decide(ctx, "writing.changed",
+		      json_pack("{s:b, s:b}", "private", on, "prev", ws_of(ctx)->private_writing),
+		      NULL, -1, on);
 }
 
 int handle_writing_reveal(struct tv_ctx *ctx)
@@ -465,9 +491,8 @@ int handle_writing_reveal(struct tv_ctx *ctx)
 		json_array_append_new(notes, o);
 	}
 	size_t count = json_array_size(notes);
-	return append_event(ctx, "writing.revealed",
-			    json_pack("{s:o, s:b}", "notes", notes, "private", 0),
-			    json_pack("{s:I}", "revealed", (json_int_t)count));
+	return decide(ctx, "writing.revealed", json_pack("{s:o, s:b}", "notes", notes, "private", 0),
+		      json_pack("{s:I}", "revealed", (json_int_t)count), -1, 0);
 }
 
 int handle_timer_set(struct tv_ctx *ctx)
@@ -664,7 +689,13 @@ int handle_undo(struct tv_ctx *ctx)
 	json_object_set_new(out, "undo_of", json_integer(of));
 	char k[24];
 	snprintf(k, sizeof k, "%s", kind); /* u may move when the event applies */
-	return append_event(ctx, k, out, json_pack("{s:I}", "undone", of));
+	json_t *res = json_pack("{s:I}", "undone", of);
+	if (strcmp(k, "phase.changed") == 0)
+		return decide(ctx, k, out, res,
+			      workshop_phase_parse(json_string_value(json_object_get(out, "phase"))), -1);
+	if (strcmp(k, "writing.changed") == 0)
+		return decide(ctx, k, out, res, -1, json_is_true(json_object_get(out, "private")));
+	return append_event(ctx, k, out, res);
 }
 
 /* ---- status for the moderator ---------------------------------------------------------------- */
