@@ -59,7 +59,7 @@ start_tavlad() {
 	local dir=$1 port=$2
 	mkdir -p "$dir"
 	"$root/build/tavlad" --data_dir "$dir" --port "$port" --log_level warn \
-		--sync full --rate 1000000 --rate_burst 1000000 \
+		--sync full --rate 1000000 --rate_burst 1000000 --max_per_address 0 \
 		>"$dir.out" 2>"$dir.err" &
 	tpid=$!
 	pids+=("$tpid")

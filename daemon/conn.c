@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "dispatch.h"
+#include "guard.h"
 #include "log.h"
 #include "server.h"
 
@@ -36,6 +37,7 @@ struct conn *conn_new(struct tv_server *srv, const struct conn_transport *tp,
 	}
 	srv->stats.connections_total++;
 	srv->stats.connections_open++;
+	guard_conn_opened(srv, c->addr);
 	log_debug("conn.open", "conn=%s addr=%s", c->key, c->addr);
 	return c;
 }
@@ -52,6 +54,7 @@ void conn_free(struct conn *c)
 	free(c->rx);
 	map_del(&c->srv->conns_by_id, c->key);
 	c->srv->stats.connections_open--;
+	guard_conn_closed(c->srv, c->addr);
 	log_debug("conn.close", "conn=%s code=%d", c->key, c->close_code);
 	free(c);
 }

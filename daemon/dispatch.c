@@ -32,6 +32,23 @@ static const handler_fn handlers[TV_OP__COUNT] = {
 	[TV_OP_ROOM_LIST] = handle_room_list,
 	[TV_OP_CHAT_SEND] = handle_chat_send,
 	[TV_OP_HISTORY] = handle_history,
+	[TV_OP_TABLE_CREATE] = handle_table_create,
+	[TV_OP_TABLE_ASSIGN] = handle_table_assign,
+	[TV_OP_BOARD_CREATE] = handle_board_create,
+	[TV_OP_BOARD_UPDATE] = handle_board_update,
+	[TV_OP_NOTE_ADD] = handle_note_add,
+	[TV_OP_NOTE_EDIT] = handle_note_edit,
+	[TV_OP_NOTE_DELETE] = handle_note_delete,
+	[TV_OP_NOTE_APPROVE] = handle_note_approve,
+	[TV_OP_PHASE_SET] = handle_phase_set,
+	[TV_OP_WRITING_SET] = handle_writing_set,
+	[TV_OP_WRITING_REVEAL] = handle_writing_reveal,
+	[TV_OP_TIMER_SET] = handle_timer_set,
+	[TV_OP_READY_SET] = handle_ready_set,
+	[TV_OP_VIEW_FOCUS] = handle_view_focus,
+	[TV_OP_MEMBER_ROLE] = handle_member_role,
+	[TV_OP_UNDO] = handle_undo,
+	[TV_OP_WORKSHOP_STATUS] = handle_workshop_status,
 };
 
 int dispatch_table_complete(void)
@@ -151,10 +168,13 @@ static int add_waiter(struct pending *p, struct conn *c, const char *req_id)
 	return 0;
 }
 
-void dispatch_pending_finish(struct tv_server *srv, struct pending *p, int status,
-			     const char *result_json)
+void dispatch_pending_finish(struct tv_server *srv, struct pending *p,
+			     const struct store_write *w)
 {
 	map_del(&srv->pending, p->key);
+	int status = w->status, replayed = w->duplicate;
+	if (status == 0 && w->duplicate && memcmp(w->dup_fingerprint, p->fingerprint, TV_HASH_LEN))
+		status = -TV_E_ID_REUSED;
 	if (status == 0 && TV_FAULT("dispatch.before_ack"))
 		status = -TV_E_INTERNAL; /* test hook: committed, ack lost */
 	for (size_t i = 0; i < p->nwaiters; i++) {
@@ -164,7 +184,7 @@ void dispatch_pending_finish(struct tv_server *srv, struct pending *p, int statu
 		if (status)
 			dispatch_error(c, p->waiters[i].req_id, status, NULL);
 		else
-			dispatch_ok_raw(c, p->waiters[i].req_id, result_json, i > 0);
+			dispatch_ok_raw(c, p->waiters[i].req_id, w->reply, replayed || i > 0);
 	}
 	TV_FAULT("dispatch.after_ack");
 	free(p->waiters);
@@ -193,20 +213,7 @@ static int idempotency(struct tv_ctx *ctx)
 			return -TV_E_ID_REUSED;
 		return add_waiter(p, c, ctx->req->id) ? -TV_E_INTERNAL : TV_ASYNC;
 	}
-	unsigned char stored_fp[TV_HASH_LEN];
-	char *result = NULL;
-	int rc = store_request_get(srv->store, c->ident.id, ctx->req->id, stored_fp, &result);
-	if (rc < 0)
-		return rc;
-	if (rc == 0) {
-		if (memcmp(stored_fp, fp, TV_HASH_LEN)) {
-			free(result);
-			return -TV_E_ID_REUSED;
-		}
-		dispatch_ok_raw(c, ctx->req->id, result, 1);
-		free(result);
-		return TV_ASYNC;
-	}
+	/* Whether it committed before is for the writer to find (store.h). */
 	p = calloc(1, sizeof *p);
 	if (!p)
 		return -TV_E_INTERNAL;
@@ -288,6 +295,23 @@ void dispatch_message(struct conn *c, const char *buf, size_t len)
 	if (rc == 0)
 		rc = handlers[req.op](&ctx);
 	if (rc < 0 && ctx.pending) {
+		/* The handler refused. If this is a repeat of a request that
+		 * committed earlier, the first result wins over a refusal based
+		 * on how the room has moved on since (a retried note after the
+		 * phase changed). Refusals are rare: this is the one read. */
+		unsigned char stored_fp[TV_HASH_LEN];
+		char *result = NULL;
+		int found = store_request_get(srv->store, c->ident.id, req.id, stored_fp, &result);
+		if (found == 0) {
+			if (memcmp(stored_fp, ctx.pending->fingerprint, TV_HASH_LEN) == 0) {
+				dispatch_ok_raw(c, req.id, result, 1);
+				rc = TV_ASYNC;
+			} else {
+				rc = -TV_E_ID_REUSED;
+				ctx.err[0] = 0;
+			}
+		}
+		free(result);
 		/* Nothing was written: forget the request so a retry runs it.
 		 * It was created just now, so this request is its only waiter. */
 		map_del(&srv->pending, ctx.pending->key);

@@ -18,7 +18,10 @@
  *  1. Every decoded request gets exactly one reply; every frame that could
  *     not be decoded gets one error reply.
  *  2. For ops with MUTATES, at most one request per (identity, id) is in
- *     flight; repeats wait for it and get its result.
+ *     flight; repeats wait for it and get its result. A repeat of a request
+ *     that committed earlier is recognised by the store's writer (no read
+ *     on this thread), or, when the handler refuses it (the room moved on
+ *     since), by one lookup here before the refusal is sent.
  */
 #ifndef TV_DISPATCH_H
 #define TV_DISPATCH_H
@@ -74,9 +77,12 @@ void dispatch_finish(struct tv_server *srv, const struct reply_to *rt, int statu
 const char *pending_identity(const struct pending *p);
 const char *pending_client_id(const struct pending *p);
 const unsigned char *pending_fingerprint(const struct pending *p);
-/* Replies to every waiter (status 0 => result_json) and frees p. */
-void dispatch_pending_finish(struct tv_server *srv, struct pending *p, int status,
-                             const char *result_json);
+struct store_write;
+/* Replies to every waiter of p from its finished write w (the first
+ * result, a replay when the writer found the request done before, or the
+ * error) and frees p. */
+void dispatch_pending_finish(struct tv_server *srv, struct pending *p,
+                             const struct store_write *w);
 
 /* Every op has a handler (startup self-check; also a unit test). */
 int dispatch_table_complete(void);

@@ -1,12 +1,56 @@
-/* event.c: log entries with lazily rendered, shared wire bytes (event.h). */
+/* event.c: log entries, their audiences and lazily rendered, shared wire
+ * bytes (see event.h). */
 #include "event.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 static char *dup_or_null(const char *s)
 {
 	return s ? strdup(s) : NULL;
+}
+
+static const char *const anon_names[] = { "named", "moderators", "anonymous" };
+
+int event_anonymity_parse(const char *s)
+{
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, anon_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *event_anonymity_name(int anon)
+{
+	return anon >= 0 && anon < 3 ? anon_names[anon] : "named";
+}
+
+/* Visibility from kind and data, once per event (invariant: never from the
+ * room's current state). */
+static void classify(struct tv_event *e)
+{
+	e->vis = VIS_PUBLIC;
+	if (strncmp(e->kind, "note.", 5) == 0)
+		e->vis = VIS_NOTE;
+	else if (strcmp(e->kind, "writing.revealed") == 0)
+		e->vis = VIS_REVEAL;
+	else if (strcmp(e->kind, "ready.changed") == 0)
+		e->vis = VIS_MODERATORS;
+	if (e->vis != VIS_NOTE)
+		return;
+	json_t *d = json_loadb(e->data, e->data_len, JSON_ALLOW_NUL, NULL);
+	const char *t = json_string_value(json_object_get(d, "table"));
+	snprintf(e->table, sizeof e->table, "%s", t ? t : "");
+	const char *a = json_string_value(json_object_get(d, "anonymity"));
+	int anon = a ? event_anonymity_parse(a) : ANON_NAMED;
+	/* An unreadable level is treated as the strictest. */
+	e->anon = (unsigned char)(anon < 0 ? ANON_ANONYMOUS : anon);
+	const char *o = json_string_value(json_object_get(d, "owner"));
+	snprintf(e->owner, sizeof e->owner, "%s", o ? o : "");
+	e->hidden = json_is_true(json_object_get(d, "hidden"));
+	e->pending = json_is_true(json_object_get(d, "pending"));
+	json_decref(d);
 }
 
 struct tv_event *event_new(const struct tv_event_view *v)
@@ -30,6 +74,7 @@ struct tv_event *event_new(const struct tv_event_view *v)
 	memcpy(e->data, v->data_json, v->data_len);
 	e->data[v->data_len] = 0;
 	e->data_len = v->data_len;
+	classify(e);
 	return e;
 }
 
@@ -44,8 +89,7 @@ struct tv_event *event_new_ephemeral(const char *room_id, struct tv_buf *wire)
 		free(e);
 		return NULL;
 	}
-	for (int a = 0; a < TV_AUD__COUNT; a++)
-		e->wire[a] = tv_buf_ref(wire);
+	e->wire0 = tv_buf_ref(wire);
 	return e;
 }
 
@@ -53,8 +97,10 @@ void event_unref(struct tv_event *e)
 {
 	if (!e || --e->refs)
 		return;
-	for (int a = 0; a < TV_AUD__COUNT; a++)
-		tv_buf_unref(e->wire[a]);
+	tv_buf_unref(e->wire0);
+	for (unsigned i = 0; i < e->nextra; i++)
+		tv_buf_unref(e->extra[i].buf);
+	free(e->extra);
 	free(e->room_id);
 	free(e->author_id);
 	free(e->author_name);
@@ -75,14 +121,155 @@ void event_view(const struct tv_event *e, struct tv_event_view *out)
 	out->data_len = e->data_len;
 }
 
-struct tv_buf *event_wire(struct tv_event *e, enum tv_audience aud)
+/* The note's author, not the event's: a moderator moving someone's hidden
+ * note must not turn that note into a placeholder for its own author. */
+static int is_author(const struct tv_event *e, const struct tv_viewer *v)
 {
-	if (e->wire[aud])
-		return e->wire[aud];
+	const char *who = e->owner[0] ? e->owner : e->author_id;
+	return who && v->identity_id && strcmp(who, v->identity_id) == 0;
+}
+
+/* "t12" -> 12; tables are numbered by workshop.c. */
+static unsigned table_no(const char *t)
+{
+	return t && t[0] == 't' ? (unsigned)strtoul(t + 1, NULL, 10) & 0x7fffff : 0;
+}
+
+uint32_t event_audience(const struct tv_event *e, const struct tv_viewer *v)
+{
+	switch (e->vis) {
+	case VIS_PUBLIC:
+		return TV_AUD_ALL;
+	case VIS_MODERATORS:
+		return v->role == TV_ROLE_MODERATOR ? TV_AUD_ALL : TV_AUD_SKIP;
+	case VIS_REVEAL:
+		/* Moderators and observers get every table (0); a participant
+		 * gets its table's notes (table number + 1; 1 = no table). Only
+		 * moderators see authors of notes named to moderators. */
+		return TV_AUD_REVEAL |
+		       (v->role == TV_ROLE_PARTICIPANT ? (table_no(v->table) + 1) << 1 : 0) |
+		       (v->role == TV_ROLE_MODERATOR ? 0u : 1u);
+	case VIS_NOTE:
+	default:
+		break;
+	}
+	if (is_author(e, v))
+		return TV_AUD_ALL;
+	if (v->role == TV_ROLE_MODERATOR)
+		return e->anon == ANON_ANONYMOUS ? TV_AUD_NO_AUTHOR : TV_AUD_ALL;
+	if (v->role != TV_ROLE_OBSERVER) {
+		if (e->table[0] && strcmp(e->table, v->table) != 0)
+			return TV_AUD_SKIP; /* each table sees its own board */
+		if (e->pending)
+			return TV_AUD_SKIP; /* waiting for a moderator */
+	}
+	if (e->hidden || e->pending)
+		return TV_AUD_PLACEHOLDER;
+	return e->anon == ANON_NAMED ? TV_AUD_ALL : TV_AUD_NO_AUTHOR;
+}
+
+/* The reveal's notes for one table (0: all; else table number + 1, so that
+ * 1 is "no table"). A note keeps its author
+ * only when its anonymity lets this audience see it: moderators see
+ * named and moderators-only authors, everyone else named ones only.
+ * Returns new data text or NULL. */
+static char *reveal_data(const struct tv_event *e, unsigned table, int participant)
+{
+	json_t *d = json_loadb(e->data, e->data_len, JSON_ALLOW_NUL, NULL);
+	json_t *notes = json_object_get(d, "notes"), *keep = json_array();
+	size_t i;
+	json_t *n;
+	json_array_foreach(notes, i, n) {
+		if (table && table_no(json_string_value(json_object_get(n, "table"))) + 1 != table)
+			continue;
+		json_t *c = json_deep_copy(n);
+		const char *a = json_string_value(json_object_get(n, "anonymity"));
+		int anon = a ? event_anonymity_parse(a) : ANON_ANONYMOUS;
+		if (anon < 0 || anon == ANON_ANONYMOUS || (participant && anon != ANON_NAMED)) {
+			json_object_del(c, "author");
+			json_object_del(c, "author_name");
+		}
+		json_array_append_new(keep, c);
+	}
+	json_object_set_new(d, "notes", keep);
+	char *s = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(d);
+	return s;
+}
+
+static char *placeholder_data(const struct tv_event *e)
+{
+	json_t *d = json_loadb(e->data, e->data_len, JSON_ALLOW_NUL, NULL);
+	json_t *p = json_object();
+	static const char *const keep[] = { "id", "board", "table", "hidden", "pending" };
+	for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
+		json_t *v = json_object_get(d, keep[i]);
+		if (v)
+			json_object_set(p, keep[i], v);
+	}
+	char *s = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(d);
+	json_decref(p);
+	return s;
+}
+
+/* The data with the note's owner removed (invariant 4). */
+static char *without_owner(const struct tv_event *e)
+{
+	json_t *d = json_loadb(e->data, e->data_len, JSON_ALLOW_NUL, NULL);
+	json_object_del(d, "owner");
+	char *s = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(d);
+	return s;
+}
+
+static struct tv_buf *render(struct tv_event *e, uint32_t aud)
+{
 	struct tv_event_view v;
 	event_view(e, &v);
+	char *data = NULL;
+	int reveal = (aud & TV_AUD_REVEAL) != 0;
+	if (aud == TV_AUD_NO_AUTHOR || aud == TV_AUD_PLACEHOLDER || reveal) {
+		v.author_id = NULL; /* invariant 4 */
+		v.author_name = NULL;
+	}
+	if (aud == TV_AUD_PLACEHOLDER)
+		data = placeholder_data(e);
+	else if (aud == TV_AUD_NO_AUTHOR && e->owner[0])
+		data = without_owner(e);
+	else if (reveal)
+		data = reveal_data(e, (aud & ~TV_AUD_REVEAL) >> 1, aud & 1u);
+	if (data) {
+		v.data_json = data;
+		v.data_len = strlen(data);
+	} else if (aud == TV_AUD_PLACEHOLDER || reveal || (aud == TV_AUD_NO_AUTHOR && e->owner[0])) {
+		return NULL;
+	}
 	size_t len = 0;
 	char *s = tv_encode_event(&v, &len);
-	e->wire[aud] = tv_buf_take(s, len);
-	return e->wire[aud];
+	free(data);
+	return tv_buf_take(s, len);
+}
+
+struct tv_buf *event_wire(struct tv_event *e, uint32_t aud)
+{
+	if (aud == TV_AUD_ALL) {
+		if (!e->wire0)
+			e->wire0 = render(e, aud);
+		return e->wire0;
+	}
+	for (unsigned i = 0; i < e->nextra; i++)
+		if (e->extra[i].aud == aud)
+			return e->extra[i].buf;
+	struct tv_buf *b = render(e, aud);
+	struct aud_buf *x = b ? realloc(e->extra, (e->nextra + 1) * sizeof *x) : NULL;
+	if (!x) {
+		tv_buf_unref(b);
+		return NULL;
+	}
+	e->extra = x;
+	x[e->nextra].aud = aud;
+	x[e->nextra].buf = b;
+	e->nextra++;
+	return b;
 }

@@ -7,11 +7,17 @@
  *   session.c   ping, login, resume, join, leave
  *   room_ops.c  room.create, room.list, history
  *   chat.c      chat.send
+ *   workshop_ops.c  tables, boards, notes, phases, writing, timer, readiness,
+ *                   roles, undo, status
+ *
+ * Handlers that append an event go through append.c.
  */
 #ifndef TV_HANDLERS_H
 #define TV_HANDLERS_H
 
+#include "crypto.h"
 #include "dispatch.h"
+#include "room.h"
 
 int handle_ping(struct tv_ctx *ctx);
 int handle_login(struct tv_ctx *ctx);
@@ -22,6 +28,45 @@ int handle_room_create(struct tv_ctx *ctx);
 int handle_room_list(struct tv_ctx *ctx);
 int handle_history(struct tv_ctx *ctx);
 int handle_chat_send(struct tv_ctx *ctx);
+int handle_table_create(struct tv_ctx *ctx);
+int handle_table_assign(struct tv_ctx *ctx);
+int handle_board_create(struct tv_ctx *ctx);
+int handle_board_update(struct tv_ctx *ctx);
+int handle_note_add(struct tv_ctx *ctx);
+int handle_note_edit(struct tv_ctx *ctx);
+int handle_note_delete(struct tv_ctx *ctx);
+int handle_note_approve(struct tv_ctx *ctx);
+int handle_phase_set(struct tv_ctx *ctx);
+int handle_writing_set(struct tv_ctx *ctx);
+int handle_writing_reveal(struct tv_ctx *ctx);
+int handle_timer_set(struct tv_ctx *ctx);
+int handle_ready_set(struct tv_ctx *ctx);
+int handle_view_focus(struct tv_ctx *ctx);
+int handle_member_role(struct tv_ctx *ctx);
+int handle_undo(struct tv_ctx *ctx);
+int handle_workshop_status(struct tv_ctx *ctx);
+
+/* ---- append.c --------------------------------------------------------------- */
+/* A request's event on its way to the room's log. */
+struct append_job {
+	struct room_write rw; /* first */
+	struct tv_server *srv;
+	struct pending *pending;
+	char kind[32];
+	char author[TV_ID_LEN + 1], name[256];
+	char member_id[TV_ID_LEN + 1]; /* for handlers that also write a membership */
+	char *data, *result;
+	/* Called when the write failed, before the reply (may be NULL). */
+	void (*on_fail)(struct room *r);
+};
+/* Appends `kind` with data to ctx->room for the request in ctx and replies
+ * with result plus "seq" (result NULL: just {"seq":N}) once committed.
+ * Takes data and result. Returns TV_ASYNC or a negative code. */
+int append_event(struct tv_ctx *ctx, const char *kind, json_t *data, json_t *result);
+/* The same in two steps, for handlers that add to the write (rw.w). */
+struct append_job *append_prepare(struct tv_ctx *ctx, const char *kind, json_t *data,
+                                  json_t *result);
+void append_submit(struct tv_ctx *ctx, struct append_job *j);
 
 /* Creates a room outside any request (the demo set-up): done receives the
  * new room's join code, or NULL on failure. */

@@ -30,6 +30,7 @@
 #include "crypto.h"
 #include "dispatch.h"
 #include "fault.h"
+#include "guard.h"
 #include "handlers.h"
 #include "log.h"
 #include "room.h"
@@ -388,6 +389,7 @@ int main(int argc, char **argv)
 	map_init(&srv->rooms_by_id);
 	map_init(&srv->conns_by_id);
 	map_init(&srv->pending);
+	map_init(&srv->guard);
 	if (uv_loop_init(&d.loop)) {
 		fprintf(stderr, "tavlad: uv_loop_init failed\n");
 		return 1;
@@ -431,11 +433,12 @@ int main(int argc, char **argv)
 	while (!ws_server_destroy(srv->ws))
 		uv_run(&d.loop, UV_RUN_ONCE);
 	store_close(srv->store); /* NULL unless start-up failed half-way */
-	uv_run(&d.loop, UV_RUN_DEFAULT);
 	room_unload_all(srv);
+	uv_run(&d.loop, UV_RUN_DEFAULT);
 	map_each(&srv->pending, free_pending, NULL);
 	map_free(&srv->pending);
 	map_free(&srv->conns_by_id);
+	guard_free(srv);
 	rc = uv_loop_close(&d.loop);
 	if (rc)
 		log_error("daemon.loop_not_empty", "rc=%s", uv_err_name(rc));

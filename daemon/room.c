@@ -29,6 +29,11 @@ static void free_presence(const char *key, void *value, void *arg)
 	free(value);
 }
 
+static void free_timer(uv_handle_t *h)
+{
+	free(h);
+}
+
 static void room_free(struct room *r)
 {
 	for (size_t i = 0; i < r->cap; i++)
@@ -36,8 +41,41 @@ static void room_free(struct room *r)
 	free(r->ring);
 	map_each(&r->presence, free_presence, NULL);
 	map_free(&r->presence);
+	workshop_free(r->ws);
+	if (r->timer) {
+		uv_timer_stop(r->timer);
+		uv_close((uv_handle_t *)r->timer, free_timer);
+	}
 	free(r->title);
 	free(r);
+}
+
+static void timer_sync(struct room *r);
+
+static int replay_one(void *arg, const struct tv_event_view *v)
+{
+	struct room *r = arg;
+	struct tv_event *e = event_new(v);
+	int rc = e ? workshop_apply(r->ws, e) : -TV_E_INTERNAL;
+	event_unref(e);
+	return rc != 0;
+}
+
+/* Rebuilds a workshop's state from its whole log (workshop.h, invariant 1).
+ * Runs when the room loads, never at daemon start-up. */
+static int replay(struct room *r)
+{
+	r->ws = workshop_new();
+	if (!r->ws)
+		return -TV_E_INTERNAL;
+	for (uint64_t after = 0; after < r->head;) {
+		long n = store_events(r->srv->store, r->id, after, r->head, 1000, replay_one, r);
+		if (n <= 0)
+			return n < 0 ? (int)n : -TV_E_STORAGE_ERROR;
+		after += (uint64_t)n;
+	}
+	timer_sync(r);
+	return 0;
 }
 
 static int room_load(struct tv_server *srv, struct store_room *sr, struct room **out)
@@ -53,13 +91,20 @@ static int room_load(struct tv_server *srv, struct store_room *sr, struct room *
 	r->title = sr->title;
 	sr->title = NULL;
 	r->head = sr->head;
-	r->next_seq = sr->head + 1;
 	r->cap = (size_t)srv->cfg->room_ring;
 	r->ring = calloc(r->cap, sizeof *r->ring);
 	map_init(&r->presence);
 	if (!r->ring || map_put(&srv->rooms_by_id, r->id, r)) {
 		room_free(r);
 		return -TV_E_INTERNAL;
+	}
+	if (strcmp(r->kind, "workshop") == 0) {
+		int rc = replay(r);
+		if (rc) {
+			map_del(&srv->rooms_by_id, r->id);
+			room_free(r);
+			return rc;
+		}
 	}
 	log_debug("room.load", "room=%s head=%llu", r->id, (unsigned long long)r->head);
 	*out = r;
@@ -162,7 +207,7 @@ static void presence_leave(struct room *r, const char *identity_id);
 static void ring_push(struct room *r, struct tv_event *e)
 {
 	struct tv_buf *b = event_wire(e, TV_AUD_ALL);
-	size_t len = b ? b->len : 0;
+	size_t len = b ? b->len : 0; /* the largest rendering: a fair bound */
 	uint64_t limit = (uint64_t)r->srv->cfg->send_queue_max;
 
 	/* Subscribers whose next entry is about to be overwritten, or who hold
@@ -203,18 +248,30 @@ static void ring_push(struct room *r, struct tv_event *e)
 	}
 }
 
+void room_sub_viewer(const struct room_sub *s, struct tv_viewer *v)
+{
+	v->identity_id = s->identity_id;
+	v->role = s->role;
+	v->table = s->table;
+}
+
 struct tv_buf *room_sub_next(struct room_sub *s, int peek)
 {
 	struct room *r = s->room;
 	if (!r)
 		return NULL; /* cut off: nothing more comes from the ring */
+	struct tv_viewer v;
+	room_sub_viewer(s, &v);
 	while (s->tail < r->pos_end) {
 		struct tv_event *e = slot_at(r, s->tail)->ev;
-		if (e->seq == 0 && s->tail < s->eph_from) {
+		uint32_t aud = e->seq ? event_audience(e, &v) : TV_AUD_ALL;
+		if ((e->seq == 0 && s->tail < s->eph_from) || aud == TV_AUD_SKIP) {
 			s->tail++;
+			if (e->seq)
+				s->last_seq = e->seq;
 			continue;
 		}
-		struct tv_buf *b = event_wire(e, TV_AUD_ALL);
+		struct tv_buf *b = event_wire(e, aud);
 		if (!peek) {
 			s->tail++;
 			if (e->seq)
@@ -228,43 +285,73 @@ struct tv_buf *room_sub_next(struct room_sub *s, int peek)
 
 /* ---- writes -------------------------------------------------------------------------- */
 
+/* Keeps the subscribers' view of who they are in step with the log. */
+static void apply_to_subs(struct room *r, const struct tv_event *e)
+{
+	int seat = strcmp(e->kind, "table.assigned") == 0;
+	int role = strcmp(e->kind, "member.role") == 0;
+	if (!seat && !role)
+		return;
+	json_t *d = json_loadb(e->data, e->data_len, 0, NULL);
+	const char *who = json_string_value(json_object_get(d, "identity"));
+	const char *val = json_string_value(json_object_get(d, seat ? "table" : "role"));
+	for (struct room_sub *s = r->subs, *next; who && s; s = next) {
+		next = s->next;
+		if (strcmp(s->identity_id, who) != 0)
+			continue;
+		if (seat) {
+			snprintf(s->table, sizeof s->table, "%s", val ? val : "");
+		} else if (val && strcmp(val, "removed") == 0) {
+			room_unsubscribe(s);
+			s->lagged(s);
+		} else if (val) {
+			s->role = strcmp(val, "moderator") == 0 ? TV_ROLE_MODERATOR
+				: strcmp(val, "observer") == 0 ? TV_ROLE_OBSERVER : TV_ROLE_PARTICIPANT;
+		}
+	}
+	json_decref(d);
+}
+
+/* A committed event changes the room's derived state. */
+static void room_apply(struct room *r, const struct tv_event *e)
+{
+	if (r->ws) {
+		workshop_apply(r->ws, e);
+		if (strncmp(e->kind, "timer.", 6) == 0)
+			timer_sync(r);
+	}
+	apply_to_subs(r, e);
+}
+
 static void write_done(struct store_write *w)
 {
 	struct room_write *rw = (struct room_write *)w;
 	struct room *r = rw->room;
 	r->inflight--;
-	if (w->status == 0) {
+	if (w->status == 0 && !w->duplicate) {
+		/* Completions come in commit order, which is seq order. */
 		struct tv_event *e = event_new(&rw->ev);
 		r->head = rw->ev.seq;
 		rw->seq = rw->ev.seq;
 		if (e) {
 			r->srv->stats.events_published++;
+			room_apply(r, e);
 			ring_push(r, e);
 		}
-	} else if (rw->gen == r->gen) {
-		/* The first failure of this generation: every later write of
-		 * this room in flight fails too (store.c, invariant 2), so
-		 * the next seq to hand out is head + 1 again. */
-		r->gen++;
-		r->next_seq = r->head + 1;
-		log_warn("room.write_failed", "room=%s seq=%llu code=%s", r->id,
-			 (unsigned long long)rw->ev.seq, tv_err_name(w->status));
+	} else if (w->status) {
+		log_warn("room.write_failed", "room=%s code=%s", r->id, tv_err_name(w->status));
 	}
+	char *reply = w->reply; /* done frees the struct that holds w */
 	rw->done(rw);
+	free(reply);
 	room_release_if_idle(r);
-}
-
-uint64_t room_next_seq(const struct room *r)
-{
-	return r->next_seq;
 }
 
 void room_write_submit(struct room *r, struct room_write *rw)
 {
 	rw->room = r;
-	rw->gen = r->gen;
 	rw->ev.room = r->id;
-	rw->ev.seq = r->next_seq++;
+	rw->ev.seq = 0; /* the writer assigns it (store.h, invariant 2) */
 	rw->ev.ts_ms = server_now_ms();
 	rw->w.event = &rw->ev;
 	rw->w.now_ms = rw->ev.ts_ms;
@@ -278,6 +365,7 @@ void room_write_submit(struct room *r, struct room_write *rw)
 struct db_emit {
 	int (*emit)(void *arg, struct tv_buf *b);
 	void *arg;
+	const struct tv_viewer *viewer;
 	uint64_t last;
 	int rc;
 };
@@ -286,7 +374,13 @@ static int emit_stored(void *arg, const struct tv_event_view *v)
 {
 	struct db_emit *d = arg;
 	struct tv_event *e = event_new(v);
-	struct tv_buf *b = e ? event_wire(e, TV_AUD_ALL) : NULL;
+	uint32_t aud = e ? event_audience(e, d->viewer) : TV_AUD_ALL;
+	if (aud == TV_AUD_SKIP) {
+		d->last = v->seq;
+		event_unref(e);
+		return 0;
+	}
+	struct tv_buf *b = e ? event_wire(e, aud) : NULL;
 	if (!b) {
 		event_unref(e);
 		d->rc = -TV_E_INTERNAL;
@@ -299,7 +393,7 @@ static int emit_stored(void *arg, const struct tv_event_view *v)
 	return d->rc != 0;
 }
 
-int room_catch_up(struct room *r, const struct room_sub *s, uint64_t since, long page,
+int room_catch_up(struct room *r, const struct tv_viewer *v, uint64_t since, long page,
 		  int (*emit)(void *, struct tv_buf *), void *arg, uint64_t *through)
 {
 	uint64_t upto = r->head;
@@ -335,7 +429,12 @@ int room_catch_up(struct room *r, const struct room_sub *s, uint64_t since, long
 				continue;
 			if (e->seq > upto)
 				break;
-			struct tv_buf *b = event_wire(e, TV_AUD_ALL);
+			uint32_t aud = event_audience(e, v);
+			if (aud == TV_AUD_SKIP) {
+				*through = e->seq;
+				continue;
+			}
+			struct tv_buf *b = event_wire(e, aud);
 			int rc = b ? emit(arg, b) : -TV_E_INTERNAL;
 			if (rc < 0)
 				return rc;
@@ -345,7 +444,7 @@ int room_catch_up(struct room *r, const struct room_sub *s, uint64_t since, long
 		}
 		return complete;
 	}
-	struct db_emit d = { emit, arg, since, 0 };
+	struct db_emit d = { emit, arg, v, since, 0 };
 	long n = store_events(r->srv->store, r->id, since, upto, page, emit_stored, &d);
 	if (n < 0)
 		return (int)n;
@@ -462,4 +561,80 @@ void *room_presence_json(struct room *r)
 	if (w.list)
 		map_each(&r->presence, presence_entry, &w);
 	return w.list;
+}
+
+/* ---- the workshop timer ----------------------------------------------------------- */
+
+static void timer_fired(uv_timer_t *t)
+{
+	struct room *r = t->data;
+	if (!r || !r->ws || r->ws->timer != TIMER_RUNNING)
+		return;
+	/* Announce once: the expiry event stops the timer when it commits. */
+	r->ws->timer = TIMER_STOPPED;
+	room_append_system(r, "timer.expired", json_pack("{s:I}", "ends_at",
+							 (json_int_t)r->ws->timer_ends_ms));
+}
+
+/* The daemon holds the authoritative end time: a running timer keeps the
+ * room loaded and a libuv timer armed for its expiry. */
+static void timer_sync(struct room *r)
+{
+	int running = r->ws && r->ws->timer == TIMER_RUNNING;
+	if (running && !r->timer) {
+		r->timer = malloc(sizeof *r->timer);
+		if (!r->timer)
+			return;
+		uv_timer_init(r->srv->loop, r->timer);
+		r->timer->data = r;
+	}
+	if (!r->timer)
+		return;
+	uv_timer_stop(r->timer);
+	if (running) {
+		int64_t left = r->ws->timer_ends_ms - server_now_ms();
+		uv_timer_start(r->timer, timer_fired, left > 0 ? (uint64_t)left : 0, 0);
+		if (!r->timer_pinned) {
+			r->timer_pinned = 1;
+			r->pins++;
+		}
+	} else if (r->timer_pinned) {
+		r->timer_pinned = 0;
+		r->pins--;
+	}
+}
+
+struct system_write {
+	struct room_write rw;
+	char *data;
+};
+
+static void system_done(struct room_write *rw)
+{
+	struct system_write *sw = (struct system_write *)rw;
+	free(sw->data);
+	free(sw);
+}
+
+int room_append_system(struct room *r, const char *kind, json_t *data)
+{
+	if (r->srv->stopping) {
+		json_decref(data); /* the next start announces what is overdue */
+		return -TV_E_SHUTTING_DOWN;
+	}
+	struct system_write *sw = calloc(1, sizeof *sw);
+	char *text = data ? json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(data);
+	if (!sw || !text) {
+		free(sw);
+		free(text);
+		return -TV_E_INTERNAL;
+	}
+	sw->data = text;
+	sw->rw.ev.kind = kind;
+	sw->rw.ev.data_json = text;
+	sw->rw.ev.data_len = strlen(text);
+	sw->rw.done = system_done;
+	room_write_submit(r, &sw->rw);
+	return 0;
 }

@@ -19,7 +19,8 @@
  * Invariants:
  *  1. head is the highest committed seq; events enter the ring in seq order,
  *     head + 1 each time, and only after their commit.
- *  2. next_seq > head; next_seq - 1 - head writes are in flight.
+ *  2. Seqs are assigned by the store's writer (store.h), never here: a
+ *     write that fails or turns out to repeat a request consumes none.
  *  3. For every subscriber, pos_end - count <= tail <= pos_end.
  *  4. A room with subscribers, writes in flight or pins stays loaded.
  */
@@ -28,14 +29,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
+#include <uv.h>
 
 #include "crypto.h"
 #include "event.h"
 #include "map.h"
 #include "store.h"
+#include "workshop.h"
 
 struct tv_server;
 struct room;
+
+/* The stored role of an identity a moderator removed from a room. */
+#define ROOM_ROLE_REMOVED 0x100u
 
 /* One connection's subscription to one room. Embedded in nothing: the
  * connection allocates it (conn.c) and room.c links it. */
@@ -49,6 +56,7 @@ struct room_sub {
 	uint64_t last_seq;            /* highest seq handed to the connection */
 	char identity_id[TV_ID_LEN + 1];
 	unsigned role;
+	char table[16];               /* the identity's table, "" for none */
 	void *owner;                  /* the connection */
 	/* Called when new entries arrive and the subscriber was caught up. */
 	void (*wake)(struct room_sub *s);
@@ -66,15 +74,18 @@ struct room {
 	struct tv_server *srv;
 	char id[TV_ID_LEN + 1], org_id[TV_ID_LEN + 1], code[8], kind[17];
 	char *title;
-	uint64_t head, next_seq;
-	unsigned gen, inflight;
+	uint64_t head;
+	unsigned inflight;
 	struct ring_slot *ring;
 	size_t cap, count;
 	uint64_t pos_end, bytes_end;
 	struct room_sub *subs;
 	size_t nsubs;
 	struct map presence; /* identity id -> struct presence * */
+	struct workshop *ws; /* rooms of kind workshop: state derived from events */
+	uv_timer_t *timer;   /* the workshop timer's expiry (own allocation) */
 	unsigned pins;       /* reasons to stay loaded besides subscribers */
+	int timer_pinned;
 };
 
 /* The loaded room with this id, loading it from the store if needed.
@@ -100,27 +111,26 @@ unsigned room_role_of(struct room *r, const char *identity_id, const char *kind,
 struct room_write {
 	struct store_write w;
 	struct room *room;
-	unsigned gen;
-	struct tv_event_view ev; /* seq and ts are filled by room_write_submit */
-	/* Called after the event was published (w.status == 0) or the write
-	 * failed (w.status < 0, nothing published). Frees the handler's struct. */
+	struct tv_event_view ev; /* ts is filled by room_write_submit, seq by the writer */
+	/* Called after the event was published (w.status == 0), when the
+	 * request turned out to be a repeat (w.duplicate: nothing published,
+	 * w.reply is the first result), or after the write failed (w.status <
+	 * 0, nothing published). Frees the handler's struct; w.reply is
+	 * released after it returns. */
 	void (*done)(struct room_write *rw);
 	uint64_t seq; /* the assigned seq, valid when w.status == 0 */
 };
-/* The seq the next room_write_submit will assign (for results that must
- * be stored with the write, such as {"seq":N}). */
-uint64_t room_next_seq(const struct room *r);
-/* Assigns the next seq and the time, and submits. The room stays loaded
- * until done. */
+/* Stamps the time and submits. The room stays loaded until done. */
 void room_write_submit(struct room *r, struct room_write *rw);
 
 /* ---- subscribing -------------------------------------------------------------- */
 /* Hands every event with since < seq <= min(head, since + page) to emit (as
- * the bytes of the subscriber's audience, borrowed) in order; emit returns
+ * the bytes of viewer v's audience, borrowed; events v may not see are
+ * passed over) in order; emit returns
  * 0 to go on, > 0 to stop (its byte budget is spent), < 0 on error.
  * Returns 1 when head was reached (complete), 0 when paging must continue,
  * or negative; *through gets the last seq emitted (since if none). */
-int room_catch_up(struct room *r, const struct room_sub *s, uint64_t since, long page,
+int room_catch_up(struct room *r, const struct tv_viewer *v, uint64_t since, long page,
                   int (*emit)(void *arg, struct tv_buf *b), void *arg,
                   uint64_t *through);
 /* Links s live at the ring's end (everything up to head must have been
@@ -129,11 +139,17 @@ int room_catch_up(struct room *r, const struct room_sub *s, uint64_t since, long
 int room_subscribe(struct room *r, struct room_sub *s, const char *name);
 /* Unlinks s and updates presence. Does not unload the room. */
 void room_unsubscribe(struct room_sub *s);
+/* The viewer a subscriber is. */
+void room_sub_viewer(const struct room_sub *s, struct tv_viewer *v);
+/* Appends a server-made event (author null) outside any request, e.g. the
+ * timer's expiry. data is taken. Returns 0 or negative. */
+int room_append_system(struct room *r, const char *kind, json_t *data);
 /* The current presence list as a new JSON array reference. */
 void *room_presence_json(struct room *r);
 
 /* Next entry for s as wire bytes (borrowed), advancing its tail; NULL when
- * caught up. peek leaves the tail where it is. */
+ * caught up. peek leaves the tail where it is. Entries s may not see are
+ * passed over. */
 struct tv_buf *room_sub_next(struct room_sub *s, int peek);
 
 #endif

@@ -44,7 +44,8 @@ static void create_stored(struct store_write *w)
 	if (!w->status)
 		log_info("room.create", "room=%s code=%s kind=%s", j->id, j->code, j->kind);
 	if (j->pending)
-		dispatch_pending_finish(j->srv, j->pending, w->status, j->result);
+		dispatch_pending_finish(j->srv, j->pending, w);
+	store_write_release(w);
 	if (j->internal_done)
 		j->internal_done(j->srv, w->status ? NULL : j->code);
 	create_free(j);
@@ -176,6 +177,7 @@ struct history_out {
 	char *buf;
 	size_t len, cap;
 	int first;
+	struct tv_viewer viewer;
 };
 
 static int history_append(struct history_out *h, const char *s, size_t n)
@@ -196,14 +198,25 @@ static int history_append(struct history_out *h, const char *s, size_t n)
 	return 0;
 }
 
+/* Each event as this reader may see it: history is one more surface where
+ * hidden text and anonymous authors must not leak. */
 static int history_event(void *arg, const struct tv_event_view *v)
 {
 	struct history_out *h = arg;
-	size_t n;
-	char *s = tv_encode_event(v, &n);
-	int rc = !s || (!h->first && history_append(h, ",", 1)) || history_append(h, s, n);
-	h->first = 0;
-	free(s);
+	struct tv_event *e = event_new(v);
+	if (!e)
+		return 1;
+	uint32_t aud = event_audience(e, &h->viewer);
+	struct tv_buf *b = aud == TV_AUD_SKIP ? NULL : event_wire(e, aud);
+	int rc = 0;
+	if (b) {
+		rc = (!h->first && history_append(h, ",", 1)) ||
+		     history_append(h, tv_buf_data(b), b->len);
+		h->first = 0;
+	} else if (aud != TV_AUD_SKIP) {
+		rc = 1;
+	}
+	event_unref(e);
 	return rc;
 }
 
@@ -218,6 +231,7 @@ int handle_history(struct tv_ctx *ctx)
 	uint64_t upto = (uint64_t)before - 1;
 	uint64_t after = upto > (uint64_t)limit ? upto - (uint64_t)limit : 0;
 	struct history_out h = { .first = 1 };
+	room_sub_viewer(ctx->sub, &h.viewer);
 	int rc = history_append(&h, "{\"events\":[", 11) ? -TV_E_INTERNAL : 0;
 	if (!rc) {
 		long n = store_events(ctx->srv->store, r->id, after, upto, limit, history_event, &h);

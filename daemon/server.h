@@ -38,6 +38,7 @@ struct tv_server {
 	struct map rooms_by_id;     /* room id -> struct room * */
 	struct map conns_by_id;     /* decimal conn id -> struct conn * */
 	struct map pending;         /* identity \x1f client id -> struct pending * */
+	struct map guard;           /* client address -> guard.c's entry */
 	uint64_t next_conn_id;
 	unsigned hashes_in_flight;  /* argon2 verifications running */
 	int stopping;

@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "crypto.h"
+#include "guard.h"
 #include "handlers.h"
 #include "log.h"
 #include "room.h"
@@ -52,6 +53,7 @@ static void identity_from_store(struct conn_identity *out, const struct store_id
 struct login_job {
 	struct store_write w; /* first: the token write */
 	struct tv_server *srv;
+	char addr[64];
 	struct reply_to rt;
 	struct conn_identity ident;
 	int found;
@@ -98,6 +100,7 @@ static void login_verified(void *arg, int ok)
 		return;
 	}
 	if (!ok || !j->found) {
+		guard_login_failed(j->srv, j->addr, server_now_ms());
 		log_info("auth.login_failed", "conn=%llu", (unsigned long long)j->rt.conn_id);
 		login_fail(j, -TV_E_BAD_CREDENTIALS);
 		return;
@@ -122,14 +125,21 @@ int handle_login(struct tv_ctx *ctx)
 	size_t plen;
 	const char *user = tv_req_str(ctx->req, "user", NULL);
 	const char *pw = tv_req_str(ctx->req, "password", &plen);
+	int rc = guard_login_check(ctx->srv, ctx->conn->addr, server_now_ms());
+	if (rc) {
+		snprintf(ctx->err, sizeof ctx->err, "too many failed logins from this address; "
+			 "wait a minute");
+		return rc;
+	}
 	struct login_job *j = calloc(1, sizeof *j);
 	if (!j)
 		return -TV_E_INTERNAL;
 	j->srv = ctx->srv;
+	snprintf(j->addr, sizeof j->addr, "%s", ctx->conn->addr);
 	reply_to_init(&j->rt, ctx);
 	struct store_identity si;
 	char *encoded = NULL;
-	int rc = store_account_get(ctx->srv->store, user, &si, &encoded);
+	rc = store_account_get(ctx->srv->store, user, &si, &encoded);
 	if (rc == 0) {
 		j->found = 1;
 		identity_from_store(&j->ident, &si);
@@ -229,7 +239,9 @@ static int subscribe(struct conn *c, struct room *r, unsigned role, uint64_t sin
 
 	struct backlog bl = { .budget = (size_t)srv->cfg->send_queue_max / 2 };
 	uint64_t through;
-	int complete = room_catch_up(r, NULL, since, (long)srv->cfg->page_events, backlog_add,
+	const char *seat = r->ws ? workshop_seat(r->ws, c->ident.id) : "";
+	struct tv_viewer viewer = { c->ident.id, role, seat };
+	int complete = room_catch_up(r, &viewer, since, (long)srv->cfg->page_events, backlog_add,
 				     &bl, &through);
 	if (complete < 0) {
 		backlog_free(&bl);
@@ -237,6 +249,8 @@ static int subscribe(struct conn *c, struct room *r, unsigned role, uint64_t sin
 	}
 	if (complete) {
 		struct room_sub *s = conn_sub_new(c, r->id, role);
+		if (s)
+			snprintf(s->table, sizeof s->table, "%s", seat);
 		if (!s || room_subscribe(r, s, c->ident.name)) {
 			if (s)
 				conn_sub_drop(c, s);
@@ -388,7 +402,7 @@ int handle_join(struct tv_ctx *ctx)
 		return rc;
 	unsigned role = c->state == CONN_IDENT
 		? room_role_of(r, c->ident.id, c->ident.kind, c->ident.org_id) : 0;
-	if (!role && room_id) {
+	if ((!role && room_id) || role == ROOM_ROLE_REMOVED) {
 		room_release_if_idle(r);
 		return -TV_E_FORBIDDEN;
 	}

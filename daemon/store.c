@@ -100,7 +100,7 @@ static const char *const rd_sql[RD__COUNT] = {
 
 enum wr_stmt {
 	WR_BEGIN, WR_COMMIT, WR_ROLLBACK, WR_ROOM, WR_IDENTITY, WR_TOKEN, WR_MEMBER,
-	WR_EVENT, WR_REQUEST, WR_HEAD, WR__COUNT
+	WR_EVENT, WR_REQUEST, WR_HEAD, WR_MEMBER_SET, WR_REQUEST_GET, WR__COUNT
 };
 static const char *const wr_sql[WR__COUNT] = {
 	[WR_BEGIN] = "BEGIN IMMEDIATE",
@@ -118,6 +118,10 @@ static const char *const wr_sql[WR__COUNT] = {
 	[WR_REQUEST] = "INSERT INTO requests(identity_id, client_id, fingerprint, result,"
 		" room_id, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[WR_HEAD] = "SELECT coalesce(max(seq),0) FROM events WHERE room_id = ?1",
+	[WR_MEMBER_SET] = "INSERT OR REPLACE INTO members(room_id, identity_id, role, joined)"
+		" VALUES (?1, ?2, ?3, ?4)",
+	[WR_REQUEST_GET] = "SELECT fingerprint, result FROM requests"
+		" WHERE identity_id = ?1 AND client_id = ?2",
 };
 
 struct store {
@@ -258,11 +262,65 @@ static int writer_head(struct store *s, const char *room, uint64_t *head)
 	return rc == SQLITE_ROW ? 0 : sql_err(rc);
 }
 
+void store_write_release(struct store_write *w)
+{
+	free(w->reply);
+	w->reply = NULL;
+}
+
+/* A request already done: fills w->duplicate, its fingerprint and reply.
+ * Returns 1 when it was, 0 when not, negative on error. */
+static int find_request(struct store *s, struct store_write *w)
+{
+	sqlite3_stmt *st = s->ws[WR_REQUEST_GET];
+	sqlite3_bind_text(st, 1, w->request.identity_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, w->request.client_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st), ret = 0;
+	if (rc == SQLITE_ROW) {
+		const void *fp = sqlite3_column_blob(st, 0);
+		memset(w->dup_fingerprint, 0, TV_HASH_LEN);
+		if (fp && sqlite3_column_bytes(st, 0) == TV_HASH_LEN)
+			memcpy(w->dup_fingerprint, fp, TV_HASH_LEN);
+		const unsigned char *r = sqlite3_column_text(st, 1);
+		free(w->reply);
+		w->reply = strdup(r ? (const char *)r : "{}");
+		w->duplicate = 1;
+		ret = w->reply ? 1 : -TV_E_INTERNAL;
+	} else if (rc != SQLITE_DONE) {
+		ret = sql_err(rc);
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+/* result + "seq":N, as every append's reply carries it. */
+static char *result_with_seq(const char *result, uint64_t seq)
+{
+	size_t n = strlen(result);
+	char *out = malloc(n + 32);
+	if (!out)
+		return NULL;
+	if (n < 2 || result[n - 1] != '}')
+		snprintf(out, n + 32, "{\"seq\":%llu}", (unsigned long long)seq);
+	else if (n == 2)
+		snprintf(out, n + 32, "{\"seq\":%llu}", (unsigned long long)seq);
+	else
+		snprintf(out, n + 32, "%.*s,\"seq\":%llu}", (int)(n - 1), result,
+			 (unsigned long long)seq);
+	return out;
+}
+
 /* Applies one write inside the open transaction. Returns 0 or -TV_E_x. */
 static int apply(struct store *s, struct store_write *w)
 {
 	sqlite3_stmt *st;
 	int rc;
+	w->duplicate = 0;
+	if (w->request.identity_id) {
+		rc = find_request(s, w);
+		if (rc)
+			return rc < 0 ? rc : 0; /* a repeat: nothing to write */
+	}
 	if (w->room.id) {
 		st = s->ws[WR_ROOM];
 		bind_text(st, 1, w->room.id);
@@ -294,7 +352,7 @@ static int apply(struct store *s, struct store_write *w)
 			return rc;
 	}
 	if (w->member.room_id) {
-		st = s->ws[WR_MEMBER];
+		st = s->ws[w->member.replace ? WR_MEMBER_SET : WR_MEMBER];
 		bind_text(st, 1, w->member.room_id);
 		bind_text(st, 2, w->member.identity_id);
 		sqlite3_bind_int(st, 3, (int)w->member.role);
@@ -303,12 +361,11 @@ static int apply(struct store *s, struct store_write *w)
 			return rc;
 	}
 	if (w->event) {
-		const struct tv_event_view *e = w->event;
+		struct tv_event_view *e = w->event;
 		uint64_t head;
 		if ((rc = writer_head(s, e->room, &head)))
 			return rc;
-		if (e->seq != head + 1)
-			return -TV_E_STORAGE_ERROR; /* invariant 2: no gaps */
+		e->seq = head + 1; /* invariant 2: the writer is the sequencer */
 		st = s->ws[WR_EVENT];
 		bind_text(st, 1, e->room);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)e->seq);
@@ -325,11 +382,17 @@ static int apply(struct store *s, struct store_write *w)
 	if (TV_FAULT("store.after_insert"))
 		return -TV_E_STORAGE_ERROR;
 	if (w->request.identity_id) {
+		free(w->reply);
+		w->reply = w->request.add_seq && w->event
+			? result_with_seq(w->request.result, w->event->seq)
+			: strdup(w->request.result ? w->request.result : "{}");
+		if (!w->reply)
+			return -TV_E_INTERNAL;
 		st = s->ws[WR_REQUEST];
 		bind_text(st, 1, w->request.identity_id);
 		bind_text(st, 2, w->request.client_id);
 		sqlite3_bind_blob(st, 3, w->request.fingerprint, TV_HASH_LEN, SQLITE_STATIC);
-		bind_text(st, 4, w->request.result);
+		bind_text(st, 4, w->reply);
 		bind_text(st, 5, w->request.room_id);
 		sqlite3_bind_int64(st, 6, w->now_ms);
 		if ((rc = step_done(st)))

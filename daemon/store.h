@@ -12,15 +12,21 @@
  *   loop: store_submit(w) --queue--> writer: BEGIN; apply; COMMIT
  *   --done list + uv_async--> loop: w->done(w) with w->status set.
  *
+ * The writer is the sequencer: it gives each event the room's next seq as
+ * it inserts it, and it is where a repeated request is recognised (its
+ * (identity, client id) is already in `requests`): such a write is not
+ * applied at all and comes back with `duplicate` set and the first
+ * result. Both happen on the writer's own warm connection, so the loop
+ * thread reads nothing from the store on the path of a request.
+ *
  * Invariants:
  *  1. w->done runs on the loop thread exactly once per submitted write, in
  *     submission order, and only after the write's transaction committed
  *     (status 0) or was rolled back (status < 0): nothing is acknowledged
  *     before it is durable.
  *  2. For every room, stored event seqs are 1, 2, 3, ... with no gap: the
- *     writer refuses an event whose seq is not the room's last + 1
- *     (status -TV_E_STORAGE_ERROR), so a failed write cannot leave a hole
- *     that later writes step over.
+ *     writer assigns them at insertion from the room's last stored seq, so
+ *     a failed or duplicate write consumes none.
  *  3. (identity_id, client_id) is unique in requests: the idempotency key.
  *  4. No token is stored, only its SHA-256 hash.
  */
@@ -61,12 +67,21 @@ struct store_write {
 	struct { const char *id, *org_id, *kind, *title, *code, *created_by; } room;
 	struct { const char *id, *kind, *org_id, *name; } identity;
 	struct { const unsigned char *hash; const char *identity_id; } token;
-	struct { const char *room_id, *identity_id; unsigned role; } member;
-	const struct tv_event_view *event;
+	struct { const char *room_id, *identity_id; unsigned role; int replace; } member;
+	struct tv_event_view *event; /* seq is set by the writer */
+	/* The idempotency record. `result` is the handler's result object
+	 * (JSON text); with add_seq the writer appends "seq":N to it. The
+	 * final text is stored and handed back in `reply`. */
 	struct { const char *identity_id, *client_id, *room_id, *result;
-	         const unsigned char *fingerprint; } request;
+	         const unsigned char *fingerprint; int add_seq; } request;
 	int64_t now_ms;
+	/* Set by the writer: */
+	int duplicate;                          /* the request was done before */
+	unsigned char dup_fingerprint[TV_HASH_LEN];
+	char *reply;                            /* malloc'd result text, or NULL */
 };
+/* Frees what the writer attached (reply); call from done. */
+void store_write_release(struct store_write *w);
 /* Queues w (the caller keeps ownership of the memory; the store links it
  * until done). Thread: loop. Never fails: errors arrive in w->status. */
 void store_submit(struct store *s, struct store_write *w);

@@ -15,7 +15,9 @@
  */
 #include "ws_server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <sys/socket.h>
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "guard.h"
 #include "log.h"
 #include "server.h"
 #include "tls_cert.h"
@@ -329,6 +332,18 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	}
 }
 
+/* The peer's address in the form lws_get_peer_simple() gives conn.c. */
+static int peer_addr(int fd, char *out, size_t outlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len))
+		return -1;
+	const void *a = ss.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+						 : (const void *)&((struct sockaddr_in *)&ss)->sin_addr;
+	return inet_ntop(ss.ss_family, a, out, (socklen_t)outlen) ? 0 : -1;
+}
+
 /* ---- plain HTTPS ------------------------------------------------------------------- */
 
 static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -338,12 +353,19 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	struct ws_server *ws;
 	static const char ok[] = "ok\n", missing[] = "not found\n";
 	switch (reason) {
-	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
 		ws = ws_of(wsi);
 		if (ws->srv->stopping ||
 		    ws->srv->stats.connections_open >= (uint64_t)ws->srv->cfg->max_connections)
 			return 1;
+		char addr[64];
+		if (peer_addr((int)(lws_intptr_t)in, addr, sizeof addr) == 0 &&
+		    !guard_conn_allowed(ws->srv, addr)) {
+			log_info("conn.refused", "reason=per_address addr=%s", addr);
+			return 1;
+		}
 		return 0;
+	}
 
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return confirm_upgrade(wsi);

@@ -183,6 +183,43 @@ static int check_field(const json_t *root, const struct tv_field_info *f,
 			return fail(err, errlen, -TV_E_BAD_REQUEST,
 			            "field \"%s\" must be true or false", f->name);
 		return 0;
+	case TV_T_NUMBER: {
+		if (!json_is_number(v))
+			return fail(err, errlen, -TV_E_BAD_REQUEST,
+			            "field \"%s\" must be a number", f->name);
+		double d = json_number_value(v);
+		if (!(d >= (double)f->min && d <= (double)f->max))
+			return fail(err, errlen, -TV_E_BAD_REQUEST,
+			            "field \"%s\" must be from %lld to %lld",
+			            f->name, f->min, f->max);
+		return 0;
+	}
+	case TV_T_STRINGS: {
+		size_t n, k;
+		if (!json_is_array(v))
+			return fail(err, errlen, -TV_E_BAD_REQUEST,
+			            "field \"%s\" must be a list of strings", f->name);
+		n = json_array_size(v);
+		if ((long long)n < f->min || (long long)n > f->max)
+			return fail(err, errlen, -TV_E_BAD_REQUEST,
+			            "field \"%s\" must have from %lld to %lld items",
+			            f->name, f->min, f->max);
+		for (k = 0; k < n; k++) {
+			const json_t *item = json_array_get(v, k);
+			if (!json_is_string(item))
+				return fail(err, errlen, -TV_E_BAD_REQUEST,
+				            "field \"%s\" must be a list of strings", f->name);
+			chars = tv_utf8_count(json_string_value(item), json_string_length(item));
+			if (chars < 1)
+				return fail(err, errlen, -TV_E_BAD_REQUEST,
+				            "field \"%s\" has an empty item", f->name);
+			if (chars > TV_LIST_ITEM_MAX)
+				return fail(err, errlen, -TV_E_TOO_LONG,
+				            "an item of field \"%s\" is longer than %d characters",
+				            f->name, TV_LIST_ITEM_MAX);
+		}
+		return 0;
+	}
 	}
 	return fail(err, errlen, -TV_E_INTERNAL, "field \"%s\" has no type",
 	            f->name);
@@ -311,6 +348,23 @@ int tv_req_bool(const struct tv_request *req, const char *field, int *out)
 		return 0;
 	*out = json_is_true(v);
 	return 1;
+}
+
+int tv_req_number(const struct tv_request *req, const char *field, double *out)
+{
+	const json_t *v = req->root ? json_object_get(req->root, field) : NULL;
+
+	if (!json_is_number(v))
+		return 0;
+	*out = json_number_value(v);
+	return 1;
+}
+
+json_t *tv_req_strings(const struct tv_request *req, const char *field)
+{
+	json_t *v = req->root ? json_object_get(req->root, field) : NULL;
+
+	return json_is_array(v) ? v : NULL;
 }
 
 /* Returns a new malloc'd, NUL-terminated canonical form (free() it) with its

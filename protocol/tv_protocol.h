@@ -79,7 +79,11 @@ enum tv_op tv_op_lookup(const char *wire, size_t len);
 /* Wire name of a role bit ("moderator", ...); "none" for others. */
 const char *tv_role_name(unsigned role);
 
-enum tv_type { TV_T_STRING, TV_T_INT, TV_T_BOOL };
+/* TV_T_NUMBER: a JSON integer or real within MIN..MAX.
+ * TV_T_STRINGS: an array of MIN..MAX strings, each 1..TV_LIST_ITEM_MAX
+ * code points. */
+enum tv_type { TV_T_STRING, TV_T_INT, TV_T_BOOL, TV_T_NUMBER, TV_T_STRINGS };
+#define TV_LIST_ITEM_MAX 200
 struct tv_field_info {
 	enum tv_op op;
 	const char *name;
@@ -116,6 +120,9 @@ const char *tv_req_str(const struct tv_request *req, const char *field, size_t *
 /* 1 and *out when present, 0 when absent (types were checked by decode). */
 int tv_req_int(const struct tv_request *req, const char *field, long long *out);
 int tv_req_bool(const struct tv_request *req, const char *field, int *out);
+int tv_req_number(const struct tv_request *req, const char *field, double *out);
+/* Borrowed array of strings (TV_T_STRINGS field) or NULL when absent. */
+json_t *tv_req_strings(const struct tv_request *req, const char *field);
 
 /*
  * Canonical form of a request for idempotency: the object without "id",

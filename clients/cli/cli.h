@@ -5,7 +5,7 @@
  * and the session helpers every command uses (session.c: connect, resume,
  * one request with its failure mapped to an exit code). Not responsible for:
  * option parsing and usage text (tavla.c) or any single command (commands.c,
- * tail.c).
+ * tail.c, workshop.c, board_show.c).
  *
  * Invariants:
  *  1. Every function that can end the program returns an enum cli_exit and
@@ -47,7 +47,16 @@ struct cli {
 	double for_s;
 	int have_for;
 
-	/* positional arguments after the command name */
+	/* workshop command options (workshop.c); NULL or have_ 0: not given */
+	const char *identity, *layout, *columns, *x_axis, *y_axis, *anonymity;
+	const char *title, *text, *colour, *table, *proxy_for;
+	int premoderation, have_premoderation;
+	long long column;
+	double x, y;
+	int have_column, have_x, have_y;
+	int ready_not;
+
+	/* positional arguments after the command name (and subcommand) */
 	int nargs;
 	char **args;
 
@@ -79,9 +88,15 @@ int cli_wait_failed(struct cli *cli, int result, const char *what, const char *e
  * reply on stdout with --json). Returns CLI_EREPLY. */
 int cli_reply_failed(struct cli *cli, const struct tvc_msg *reply);
 
-/* Joins room on this connection (needed before chat.send and history),
- * paging over any backlog, which is dropped. Returns CLI_OK or an exit code. */
+/* Joins room on this connection (every op that names a room needs it),
+ * at the room's head as room.list reports it, so no backlog is sent; when
+ * the list does not name the room, from 0, paging over the backlog, which
+ * is dropped. Returns CLI_OK or an exit code. */
 int cli_enter_room(struct cli *cli, const char *room);
+
+/* With --json prints reply as one line on stdout and returns 1; else
+ * prints nothing and returns 0 (the caller prints the plain form). */
+int cli_print_json(struct cli *cli, const struct tvc_msg *reply);
 
 /* The commands; each returns an exit code. */
 int cmd_ping(struct cli *cli);
@@ -92,5 +107,24 @@ int cmd_chat(struct cli *cli);
 int cmd_send(struct cli *cli);
 int cmd_history(struct cli *cli);
 int cmd_tail(struct cli *cli);
+
+/* Post-it workshops (workshop.c, board_show.c). */
+int cmd_table_create(struct cli *cli);
+int cmd_table_assign(struct cli *cli);
+int cmd_board_create(struct cli *cli);
+int cmd_board_update(struct cli *cli);
+int cmd_board_show(struct cli *cli);
+int cmd_note_add(struct cli *cli);
+int cmd_note_edit(struct cli *cli);
+int cmd_note_delete(struct cli *cli);
+int cmd_note_approve(struct cli *cli);
+int cmd_phase(struct cli *cli);
+int cmd_writing(struct cli *cli);
+int cmd_timer(struct cli *cli);
+int cmd_ready(struct cli *cli);
+int cmd_focus(struct cli *cli);
+int cmd_role(struct cli *cli);
+int cmd_undo(struct cli *cli);
+int cmd_status(struct cli *cli);
 
 #endif

@@ -37,15 +37,6 @@ static const char *str_or(json_t *obj, const char *key, const char *dflt)
 	return s ? s : dflt;
 }
 
-/* Prints reply with --json, else runs nothing; returns 1 when printed. */
-static int print_json(struct cli *cli, const struct tvc_msg *reply)
-{
-	if (!cli->json)
-		return 0;
-	tvc_msg_print(reply, stdout);
-	return 1;
-}
-
 int cmd_ping(struct cli *cli)
 {
 	struct tvc_msg reply;
@@ -60,7 +51,7 @@ int cmd_ping(struct cli *cli)
 	if (r != CLI_OK)
 		return r;
 	rtt = (now_s() - t0) * 1000.0;
-	if (!print_json(cli, &reply)) {
+	if (!cli_print_json(cli, &reply)) {
 		char when[64] = "?";
 		time_t secs;
 		struct tm tm;
@@ -146,7 +137,7 @@ int cmd_login(struct cli *cli)
 	r = cli_call(cli, TV_OP_LOGIN, NULL, args, NULL, NULL, &reply);
 	if (r != CLI_OK)
 		return r;
-	if (!print_json(cli, &reply))
+	if (!cli_print_json(cli, &reply))
 		printf("%s\n", str_or(tvc_reply_result(&reply), "token", ""));
 	tvc_msg_clear(&reply);
 	return CLI_OK;
@@ -166,7 +157,7 @@ int cmd_join(struct cli *cli)
 	r = cli_call(cli, TV_OP_JOIN, NULL, args, NULL, NULL, &reply);
 	if (r != CLI_OK)
 		return r;
-	if (!print_json(cli, &reply)) {
+	if (!cli_print_json(cli, &reply)) {
 		res = tvc_reply_result(&reply);
 		printf("%s %s\n", str_or(res, "token", ""),
 		       str_or(json_object_get(res, "room"), "id", ""));
@@ -186,7 +177,7 @@ static int room_create(struct cli *cli)
 	             NULL, NULL, &reply);
 	if (r != CLI_OK)
 		return r;
-	if (!print_json(cli, &reply)) {
+	if (!cli_print_json(cli, &reply)) {
 		room = json_object_get(tvc_reply_result(&reply), "room");
 		printf("%s %s\n", str_or(room, "id", ""), str_or(room, "code", ""));
 	}
@@ -204,7 +195,7 @@ static int room_list(struct cli *cli)
 	r = cli_call(cli, TV_OP_ROOM_LIST, NULL, NULL, NULL, NULL, &reply);
 	if (r != CLI_OK)
 		return r;
-	if (!print_json(cli, &reply)) {
+	if (!cli_print_json(cli, &reply)) {
 		rooms = json_object_get(tvc_reply_result(&reply), "rooms");
 		json_array_foreach(rooms, i, room)
 			printf("%s %s %s %s\n", str_or(room, "id", "-"), str_or(room, "code", "-"),
@@ -241,7 +232,7 @@ int cmd_chat(struct cli *cli)
 	             NULL, NULL, &reply);
 	if (r != CLI_OK)
 		return r;
-	if (!print_json(cli, &reply))
+	if (!cli_print_json(cli, &reply))
 		printf("%lld\n", (long long)json_integer_value(
 		                     json_object_get(tvc_reply_result(&reply), "seq")));
 	tvc_msg_clear(&reply);
@@ -266,7 +257,7 @@ int cmd_history(struct cli *cli)
 	r = cli_call(cli, TV_OP_HISTORY, NULL, args, NULL, NULL, &reply);
 	if (r != CLI_OK)
 		return r;
-	if (!print_json(cli, &reply)) {
+	if (!cli_print_json(cli, &reply)) {
 		res = tvc_reply_result(&reply);
 		events = json_object_get(res, "events");
 		json_array_foreach(events, i, ev) {
@@ -287,6 +278,7 @@ int cmd_send(struct cli *cli)
 {
 	json_error_t jerr;
 	json_t *req, *idv;
+	const char *roomv, *opv;
 	struct tvc_msg reply;
 	char id[TV_ID_MAX_BYTES + 64], err[512], *text;
 	int r;
@@ -303,6 +295,16 @@ int cmd_send(struct cli *cli)
 		return r;
 	}
 	if (cli->token && cli->token[0] && (r = cli_resume(cli, "send")) != CLI_OK) {
+		json_decref(req);
+		return r;
+	}
+	/* Room ops need the room joined on this connection: do it for them
+	 * (join and leave name a room too, but are the join themselves). */
+	roomv = json_string_value(json_object_get(req, "room"));
+	opv = json_string_value(json_object_get(req, "op"));
+	if (roomv && cli->token && cli->token[0] &&
+	    !(opv && (strcmp(opv, "join") == 0 || strcmp(opv, "leave") == 0)) &&
+	    (r = cli_enter_room(cli, roomv)) != CLI_OK) {
 		json_decref(req);
 		return r;
 	}

@@ -131,29 +131,75 @@ int cli_resume(struct cli *cli, const char *cmd)
 	return r;
 }
 
+/* The room's head from room.list, or -1 when the list does not name it
+ * (not a member, no such room: the join then says why). */
+static int room_head(struct cli *cli, const char *room, long long *head)
+{
+	struct tvc_msg reply;
+	json_t *rooms, *r;
+	size_t i;
+	int rc;
+
+	*head = -1;
+	rc = cli_call(cli, TV_OP_ROOM_LIST, NULL, NULL, NULL, NULL, &reply);
+	if (rc != CLI_OK)
+		return rc;
+	rooms = json_object_get(tvc_reply_result(&reply), "rooms");
+	json_array_foreach(rooms, i, r) {
+		const char *id = json_string_value(json_object_get(r, "id"));
+		json_t *h = json_object_get(r, "head");
+		if (id && strcmp(id, room) == 0 && json_is_integer(h)) {
+			*head = json_integer_value(h);
+			break;
+		}
+	}
+	tvc_msg_clear(&reply);
+	return CLI_OK;
+}
+
 int cli_enter_room(struct cli *cli, const char *room)
 {
 	struct tvc_msg reply;
-	json_t *res;
+	long long since;
 	int r;
 
-	r = cli_call(cli, TV_OP_JOIN, NULL, json_pack("{s:s}", "room", room), NULL, NULL, &reply);
-	if (r != CLI_OK)
+	/* Joining at the head subscribes without a backlog; events that
+	 * arrive anyway (posted since the list) are dropped by later calls. */
+	if ((r = room_head(cli, room, &since)) != CLI_OK)
 		return r;
-	res = tvc_reply_result(&reply);
-	if (!json_is_false(json_object_get(res, "complete"))) {
-		tvc_msg_clear(&reply);
-		return CLI_OK;
-	}
-	/* More backlog than one page: skip straight to the head, which
-	 * subscribes the connection without sending the rest. */
-	{
-		json_int_t head = json_integer_value(json_object_get(res, "head"));
-		tvc_msg_clear(&reply);
+	if (since < 0)
+		since = 0;
+	for (;;) {
+		json_t *res;
 		r = cli_call(cli, TV_OP_JOIN, NULL,
-		             json_pack("{s:s,s:I}", "room", room, "since", head), NULL, NULL, &reply);
+		             json_pack("{s:s,s:I}", "room", room, "since", (json_int_t)since),
+		             NULL, NULL, &reply);
+		if (r != CLI_OK)
+			return r;
+		res = tvc_reply_result(&reply);
+		if (!json_is_false(json_object_get(res, "complete"))) {
+			tvc_msg_clear(&reply);
+			return CLI_OK;
+		}
+		/* A page of backlog (the room was not in the list): its events
+		 * precede the next reply and are dropped; go on from its end. */
+		{
+			long long through = json_integer_value(json_object_get(res, "through"));
+			tvc_msg_clear(&reply);
+			if (through <= since) {
+				fprintf(stderr, "tavla: the server sent an empty page (through %lld)\n",
+				        through);
+				return CLI_ECONN;
+			}
+			since = through;
+		}
 	}
-	if (r == CLI_OK)
-		tvc_msg_clear(&reply);
-	return r;
+}
+
+int cli_print_json(struct cli *cli, const struct tvc_msg *reply)
+{
+	if (!cli->json)
+		return 0;
+	tvc_msg_print(reply, stdout);
+	return 1;
 }

@@ -7,10 +7,13 @@
  * events, --for seconds, or the server closes. Not responsible for the
  * request/reply commands (commands.c).
  *
- * A tail goes JOINING ──reply complete:false──> PAGING ──event seq >= through
- * (send join since=through)──> JOINING ──reply complete:true──> LIVE.
- * In JOINING the reply must come within --timeout; in PAGING and LIVE the
- * wait is bounded only by --for.
+ * A tail goes JOINING ──reply complete:false (send ping)──> PAGING ──the
+ * ping's reply (send join since=through)──> JOINING ──reply complete:true──>
+ * LIVE. The page's end is told by the ping rather than by an event with
+ * seq = through: the server may have had nothing of the page's last events
+ * for this identity (another table's notes), but it sends the page before
+ * the reply to any later request. In JOINING the reply must come within
+ * --timeout; in PAGING and LIVE the wait is bounded only by --for.
  *
  * Invariants:
  *  1. The next page is asked for only after the last event of the current
@@ -31,6 +34,7 @@ struct tail {
 	struct cli *cli;
 	enum tail_state state;
 	char join_id[48];
+	char mark_id[48];        /* T_PAGING: the ping that follows the page */
 	long long join_deadline; /* T_JOINING only */
 	long long end;           /* --for deadline, -1: none */
 	long long since;         /* of the last join sent */
@@ -70,6 +74,27 @@ static int send_join(struct tail *t, long long since)
 	return r;
 }
 
+/* Sends the ping whose reply marks the end of the current page. Returns
+ * CLI_OK or an exit code. */
+static int send_mark(struct tail *t)
+{
+	struct cli *cli = t->cli;
+	size_t len = 0;
+	char *text;
+	int r = CLI_OK;
+
+	tvc_new_id(cli->conn, "tail", t->mark_id, sizeof(t->mark_id));
+	text = tv_encode_request(TV_OP_PING, t->mark_id, NULL, &len);
+	if (!text) {
+		fprintf(stderr, "tavla: cannot encode a ping\n");
+		return CLI_EUSAGE;
+	}
+	if (wsc_send_text(tvc_ws(cli->conn), text, len) < 0)
+		r = cli_wait_failed(cli, WSC_ERROR, "events", wsc_errmsg(tvc_ws(cli->conn)));
+	free(text);
+	return r;
+}
+
 /* The wait for the next message: the nearer of the reply and --for
  * deadlines, -1 when neither applies. */
 static int wait_ms(const struct tail *t)
@@ -87,6 +112,7 @@ static int wait_ms(const struct tail *t)
 static int on_join_reply(struct tail *t, const struct tvc_msg *m)
 {
 	json_t *res;
+	int r;
 	if (!tvc_reply_ok(m))
 		return cli_reply_failed(t->cli, m);
 	res = tvc_reply_result(m);
@@ -101,13 +127,13 @@ static int on_join_reply(struct tail *t, const struct tvc_msg *m)
 		return CLI_ECONN;
 	}
 	t->state = T_PAGING;
-	return -1;
+	r = send_mark(t);
+	return r == CLI_OK ? -1 : r;
 }
 
 /* An event. Returns -1 to go on, or an exit code. */
 static int on_event(struct tail *t, const struct tvc_msg *m)
 {
-	long long seq = json_integer_value(json_object_get(m->root, "seq"));
 	const char *room = json_string_value(json_object_get(m->root, "room"));
 
 	if (room && strcmp(room, t->cli->args[0]) != 0)
@@ -117,11 +143,6 @@ static int on_event(struct tail *t, const struct tvc_msg *m)
 	t->printed++;
 	if (t->cli->have_count && t->printed >= t->cli->count)
 		return CLI_OK;
-	if (t->state == T_PAGING && seq >= t->through) {
-		int r = send_join(t, t->through);
-		if (r != CLI_OK)
-			return r;
-	}
 	return -1;
 }
 
@@ -152,8 +173,12 @@ int cmd_tail(struct cli *cli)
 		r = -1;
 		if (m.type == TV_MSG_REPLY) {
 			const char *id = json_string_value(json_object_get(m.root, "id"));
-			if (t.state == T_JOINING && id && strcmp(id, t.join_id) == 0)
+			if (t.state == T_JOINING && id && strcmp(id, t.join_id) == 0) {
 				r = on_join_reply(&t, &m);
+			} else if (t.state == T_PAGING && id && strcmp(id, t.mark_id) == 0) {
+				r = send_join(&t, t.through);
+				r = r == CLI_OK ? -1 : r;
+			}
 		} else if (m.type == TV_MSG_EVENT) {
 			r = on_event(&t, &m);
 		} else if (m.type == TV_MSG_PRESENCE && cli->presence) {

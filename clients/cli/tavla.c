@@ -4,12 +4,14 @@
  *
  * Responsible for: turning argv and the environment into a struct cli and
  * running one command. Not responsible for talking to the server
- * (session.c) or for what a command does (commands.c, tail.c).
+ * (session.c) or for what a command does (commands.c, tail.c, workshop.c,
+ * board_show.c).
  *
  * Invariants:
- *  1. Every option has one row in `options` and every command one row in
- *     `commands`; an option given to a command whose row does not list it is
- *     a usage error, never silently ignored.
+ *  1. Every option has one row in `options` and every command (with its
+ *     subcommand: "note add") one row in `commands`; an option given to a
+ *     command its row does not list is a usage error, never silently
+ *     ignored.
  *  2. Command-line values override the environment (TAVLA_URL, TAVLA_CA,
  *     TAVLA_TOKEN), which overrides the built-in defaults.
  */
@@ -37,6 +39,29 @@ static const char usage_text[] =
 "    tavla tail ROOM [--since N] [--count N] [--for SECONDS] [--presence]\n"
 "    tavla history ROOM [--before N] [--limit N]\n"
 "    tavla send JSON\n"
+"\n"
+"    Workshops (ROOM a room of kind workshop; changes take --id ID):\n"
+"    tavla table create ROOM NAME\n"
+"    tavla table assign ROOM [TABLE] [--identity ID]\n"
+"    tavla board create ROOM TITLE --layout columns|matrix|timeline\n"
+"                [--columns \"A,B,C\"] [--x-axis X --y-axis Y]\n"
+"                [--anonymity named|moderators|anonymous] [--premoderation]\n"
+"    tavla board update ROOM BOARD [--title T] [--anonymity A]\n"
+"                [--premoderation on|off]\n"
+"    tavla board show ROOM [BOARD]\n"
+"    tavla note add ROOM BOARD TEXT [--column N] [--x X --y Y] [--colour C]\n"
+"                [--table T] [--proxy-for NAME]\n"
+"    tavla note edit ROOM NOTE [--text T] [--column N] [--x X --y Y] [--colour C]\n"
+"    tavla note delete ROOM NOTE\n"
+"    tavla note approve ROOM NOTE\n"
+"    tavla phase ROOM setup|write|group|vote|discuss|closed\n"
+"    tavla writing ROOM private|open|reveal\n"
+"    tavla timer ROOM start SECONDS | pause | resume | stop\n"
+"    tavla ready ROOM [--not]\n"
+"    tavla focus ROOM BOARD\n"
+"    tavla role ROOM IDENTITY moderator|participant|observer|removed\n"
+"    tavla undo ROOM\n"
+"    tavla status ROOM\n"
 "\n"
 "DESCRIPTION\n"
 "    Talks to tavlad over TLS WebSocket (subprotocol tavla.v1), one command\n"
@@ -85,8 +110,68 @@ static const char usage_text[] =
 "    history ROOM     events before --before N (default: all) as JSON\n"
 "                     lines, at most --limit N (default 100, at most 1000)\n"
 "    send JSON        send one raw request object (an \"id\" is added when\n"
-"                     missing; resumes first if a token is given) and print\n"
-"                     the reply as JSON\n"
+"                     missing; resumes first if a token is given, and then\n"
+"                     joins the room when the request names a \"room\") and\n"
+"                     print the reply as JSON\n"
+"\n"
+"WORKSHOP COMMANDS\n"
+"    Each joins ROOM first (moderators: a room of their organisation;\n"
+"    participants: one they joined with its code). Commands that create\n"
+"    something print its id; the other changes print the event's seq. Every\n"
+"    change takes --id ID, which makes a retry with the same ID safe.\n"
+"    table create ROOM NAME\n"
+"                     add a table (a group of participants); prints its id\n"
+"    table assign ROOM [TABLE]\n"
+"                     seat yourself, or with --identity ID (moderators) that\n"
+"                     member, at TABLE, or without TABLE at the table with the\n"
+"                     fewest people; prints the table id\n"
+"    board create ROOM TITLE --layout L\n"
+"                     add a board; prints its id. columns and timeline boards\n"
+"                     need --columns \"A,B,C\" (names separated by commas),\n"
+"                     matrix boards --x-axis X --y-axis Y. --anonymity: who\n"
+"                     sees authors (named: everyone, the default; moderators;\n"
+"                     anonymous: nobody). --premoderation: participants'\n"
+"                     notes wait for a moderator's approval\n"
+"    board update ROOM BOARD\n"
+"                     change --title, --anonymity or --premoderation on|off\n"
+"    board show ROOM [BOARD]\n"
+"                     the boards (or one) as you see them: a line \"phase\n"
+"                     PHASE private|open\", then per board \"board ID LAYOUT\n"
+"                     TITLE\", its columns (matrix: axes) and under each the\n"
+"                     notes by table, one line each: \"ID COLOUR TEXT\" (matrix:\n"
+"                     \"ID X,Y COLOUR TEXT\"); a note still private to its\n"
+"                     writer shows as \"ID - (hidden)\" under \"position\n"
+"                     unknown\". --json: the same as one JSON object\n"
+"    note add ROOM BOARD TEXT\n"
+"                     post a note; prints its id. --column N (from 0) or\n"
+"                     --x X --y Y (0 to 1, matrix boards), --colour yellow,\n"
+"                     pink, green, blue, orange or purple. Moderators may\n"
+"                     give --table T and --proxy-for NAME (written for\n"
+"                     someone else)\n"
+"    note edit ROOM NOTE\n"
+"                     change --text, move (--column, --x/--y), --colour\n"
+"    note delete ROOM NOTE, note approve ROOM NOTE\n"
+"                     delete a note; approve a note waiting for approval\n"
+"    phase ROOM PHASE set the phase: setup, write, group, vote, discuss or\n"
+"                     closed (participants write only in write)\n"
+"    writing ROOM private|open|reveal\n"
+"                     private: a table sees only placeholders of each other's\n"
+"                     new notes; open: new notes are seen at once; reveal:\n"
+"                     show every private note to its table and end private\n"
+"                     writing\n"
+"    timer ROOM start SECONDS | pause | resume | stop\n"
+"                     the room's countdown\n"
+"    ready ROOM       (participants) say you are done; --not takes it back\n"
+"    focus ROOM BOARD point everyone's view at BOARD\n"
+"    role ROOM IDENTITY ROLE\n"
+"                     make a member moderator, participant, observer, or\n"
+"                     removed\n"
+"    undo ROOM        undo the last moderator change that can be undone\n"
+"    status ROOM      (moderators) a line \"workshop PHASE private|open TIMER\n"
+"                     SECONDS_LEFT FOCUS\" (\"-\" for none), then one line per\n"
+"                     table: \"table ID SEATED PRESENT DONE NOTES FLAG NAME\"\n"
+"                     (FLAG: empty, stuck or -), then one per note waiting for\n"
+"                     approval: \"pending ID BOARD TABLE COLOUR TEXT\"\n"
 "\n"
 "ENVIRONMENT\n"
 "    TAVLA_URL, TAVLA_CA, TAVLA_TOKEN   defaults of --url, --ca, --token\n"
@@ -108,20 +193,36 @@ static const char usage_text[] =
 "    export TAVLA_TOKEN=$(TAVLA_PASSWORD=secret tavla login moderator)\n"
 "    set -- $(tavla room create workshop \"Framtidsverkstad\")\n"
 "    tavla chat \"$1\" \"Välkomna!\" --id hello-1\n"
-"    tavla tail \"$1\" --count 10\n";
+"    tavla tail \"$1\" --count 10\n"
+"\n"
+"    # a workshop: two tables, one board, notes written privately\n"
+"    tavla table create \"$1\" \"Bord 1\"; tavla table create \"$1\" \"Bord 2\"\n"
+"    B=$(tavla board create \"$1\" Idéer --layout columns --columns \"Nu,Sen\")\n"
+"    tavla phase \"$1\" write; tavla writing \"$1\" private\n"
+"    # each participant: set -- $(tavla join CODE Namn); export TAVLA_TOKEN=$1\n"
+"    #   tavla table assign ROOM; tavla note add ROOM $B \"En idé\"\n"
+"    tavla writing \"$1\" reveal; tavla board show \"$1\"; tavla status \"$1\"\n";
 
 enum opt_id {
 	O_URL, O_CA, O_INSECURE, O_TOKEN, O_JSON, O_TIMEOUT, O_VERSION, O_HELP,
 	O_OBSERVER, O_ID, O_SINCE, O_COUNT, O_FOR, O_PRESENCE, O_BEFORE, O_LIMIT,
+	O_IDENTITY, O_LAYOUT, O_COLUMNS, O_X_AXIS, O_Y_AXIS, O_ANONYMITY, O_PREMODERATION,
+	O_TITLE, O_TEXT, O_COLUMN, O_X, O_Y, O_COLOUR, O_TABLE, O_PROXY_FOR, O_NOT,
 };
 
-/* has_arg: the option takes a value. command: NULL for a global option,
- * else the one command it belongs to. */
+/* The commands that change a room, and so take --id. */
+#define CHANGES "chat|table create|table assign|board create|board update|note add|" \
+	"note edit|note delete|note approve|phase|writing|timer|ready|focus|role|undo"
+
+/* has_arg: 0 a flag, 1 takes a value, OPT_ON_OFF takes "on" or "off" when
+ * one follows (--premoderation alone means on). commands: NULL for a
+ * global option, else the commands it belongs to, separated by "|". */
+#define OPT_ON_OFF 2
 static const struct option_row {
 	const char *name;
 	int has_arg;
 	enum opt_id id;
-	const char *command;
+	const char *commands;
 } options[] = {
 	{ "url", 1, O_URL, NULL },
 	{ "ca", 1, O_CA, NULL },
@@ -132,15 +233,33 @@ static const struct option_row {
 	{ "version", 0, O_VERSION, NULL },
 	{ "help", 0, O_HELP, NULL },
 	{ "observer", 0, O_OBSERVER, "join" },
-	{ "id", 1, O_ID, "chat" },
+	{ "id", 1, O_ID, CHANGES },
 	{ "since", 1, O_SINCE, "tail" },
 	{ "count", 1, O_COUNT, "tail" },
 	{ "for", 1, O_FOR, "tail" },
 	{ "presence", 0, O_PRESENCE, "tail" },
 	{ "before", 1, O_BEFORE, "history" },
 	{ "limit", 1, O_LIMIT, "history" },
+	{ "identity", 1, O_IDENTITY, "table assign" },
+	{ "layout", 1, O_LAYOUT, "board create" },
+	{ "columns", 1, O_COLUMNS, "board create" },
+	{ "x-axis", 1, O_X_AXIS, "board create" },
+	{ "y-axis", 1, O_Y_AXIS, "board create" },
+	{ "anonymity", 1, O_ANONYMITY, "board create|board update" },
+	{ "premoderation", OPT_ON_OFF, O_PREMODERATION, "board create|board update" },
+	{ "title", 1, O_TITLE, "board update" },
+	{ "text", 1, O_TEXT, "note edit" },
+	{ "column", 1, O_COLUMN, "note add|note edit" },
+	{ "x", 1, O_X, "note add|note edit" },
+	{ "y", 1, O_Y, "note add|note edit" },
+	{ "colour", 1, O_COLOUR, "note add|note edit" },
+	{ "table", 1, O_TABLE, "note add" },
+	{ "proxy-for", 1, O_PROXY_FOR, "note add" },
+	{ "not", 0, O_NOT, "ready" },
 };
 
+/* name: one word, or two for a command with subcommands ("note add");
+ * min_args, max_args: the positional arguments after the name. */
 static const struct command_row {
 	const char *name;
 	int min_args, max_args;
@@ -156,6 +275,30 @@ static const struct command_row {
 	  "tavla tail ROOM [--since N] [--count N] [--for SECONDS] [--presence]" },
 	{ "history", 1, 1, cmd_history, "tavla history ROOM [--before N] [--limit N]" },
 	{ "send", 1, 1, cmd_send, "tavla send JSON" },
+	{ "table create", 2, 2, cmd_table_create, "tavla table create ROOM NAME" },
+	{ "table assign", 1, 2, cmd_table_assign,
+	  "tavla table assign ROOM [TABLE] [--identity ID]" },
+	{ "board create", 2, 2, cmd_board_create,
+	  "tavla board create ROOM TITLE --layout columns|matrix|timeline [--columns \"A,B,C\"] "
+	  "[--x-axis X --y-axis Y] [--anonymity named|moderators|anonymous] [--premoderation]" },
+	{ "board update", 2, 2, cmd_board_update,
+	  "tavla board update ROOM BOARD [--title T] [--anonymity A] [--premoderation on|off]" },
+	{ "board show", 1, 2, cmd_board_show, "tavla board show ROOM [BOARD]" },
+	{ "note add", 3, 3, cmd_note_add,
+	  "tavla note add ROOM BOARD TEXT [--column N] [--x X --y Y] [--colour C] [--table T] "
+	  "[--proxy-for NAME]" },
+	{ "note edit", 2, 2, cmd_note_edit,
+	  "tavla note edit ROOM NOTE [--text T] [--column N] [--x X --y Y] [--colour C]" },
+	{ "note delete", 2, 2, cmd_note_delete, "tavla note delete ROOM NOTE" },
+	{ "note approve", 2, 2, cmd_note_approve, "tavla note approve ROOM NOTE" },
+	{ "phase", 2, 2, cmd_phase, "tavla phase ROOM setup|write|group|vote|discuss|closed" },
+	{ "writing", 2, 2, cmd_writing, "tavla writing ROOM private|open|reveal" },
+	{ "timer", 2, 3, cmd_timer, "tavla timer ROOM start SECONDS | pause | resume | stop" },
+	{ "ready", 1, 1, cmd_ready, "tavla ready ROOM [--not]" },
+	{ "focus", 2, 2, cmd_focus, "tavla focus ROOM BOARD" },
+	{ "role", 3, 3, cmd_role, "tavla role ROOM IDENTITY moderator|participant|observer|removed" },
+	{ "undo", 1, 1, cmd_undo, "tavla undo ROOM" },
+	{ "status", 1, 1, cmd_status, "tavla status ROOM" },
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -188,6 +331,19 @@ static int parse_seconds(const char *s, double *out)
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || end == s || *end || !(v > 0) || v > 31536000.0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Parses a real number in [0, 1] (a position on a matrix board). */
+static int parse_unit(const char *s, double *out)
+{
+	char *end;
+	double v;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0.0 && v <= 1.0))
 		return -1;
 	*out = v;
 	return 0;
@@ -252,8 +408,85 @@ static int apply_option(struct cli *cli, const struct option_row *o, const char 
 			return usage_error("--limit needs a number from 1 to 1000, not \"%s\"", v);
 		cli->have_limit = 1;
 		break;
+	case O_IDENTITY: cli->identity = v; break;
+	case O_LAYOUT: cli->layout = v; break;
+	case O_COLUMNS: cli->columns = v; break;
+	case O_X_AXIS: cli->x_axis = v; break;
+	case O_Y_AXIS: cli->y_axis = v; break;
+	case O_ANONYMITY: cli->anonymity = v; break;
+	case O_PREMODERATION:
+		if (v && strcmp(v, "on") != 0 && strcmp(v, "off") != 0)
+			return usage_error("--premoderation takes on or off, not \"%s\"", v);
+		cli->premoderation = !v || strcmp(v, "on") == 0;
+		cli->have_premoderation = 1;
+		break;
+	case O_TITLE: cli->title = v; break;
+	case O_TEXT: cli->text = v; break;
+	case O_COLUMN:
+		if (parse_int(v, 0, 1000000, &cli->column) < 0)
+			return usage_error("--column needs a column number (0 is the first), not \"%s\"", v);
+		cli->have_column = 1;
+		break;
+	case O_X:
+		if (parse_unit(v, &cli->x) < 0)
+			return usage_error("--x needs a number from 0 to 1, not \"%s\"", v);
+		cli->have_x = 1;
+		break;
+	case O_Y:
+		if (parse_unit(v, &cli->y) < 0)
+			return usage_error("--y needs a number from 0 to 1, not \"%s\"", v);
+		cli->have_y = 1;
+		break;
+	case O_COLOUR: cli->colour = v; break;
+	case O_TABLE: cli->table = v; break;
+	case O_PROXY_FOR: cli->proxy_for = v; break;
+	case O_NOT: cli->ready_not = 1; break;
 	}
 	return 0;
+}
+
+/* 1 when name is one of the "|"-separated names in list. */
+static int in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p; p = strchr(p, '|') ? strchr(p, '|') + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && (p[n] == '|' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/* The row named by the first one or two positional arguments; *words says
+ * how many it took. Returns 0, or a usage error (with the synopses of the
+ * command's subcommands when only the subcommand is wrong). */
+static int find_command(char **pos, int npos, const struct command_row **cmd, int *words)
+{
+	size_t i, n0 = strlen(pos[0]);
+	int family = 0;
+
+	for (i = 0; i < NELEM(commands); i++) {
+		const char *name = commands[i].name, *sp = strchr(name, ' ');
+		if (!sp && strcmp(name, pos[0]) == 0) {
+			*cmd = &commands[i];
+			*words = 1;
+			return 0;
+		}
+		if (sp && (size_t)(sp - name) == n0 && strncmp(name, pos[0], n0) == 0) {
+			family = 1;
+			if (npos > 1 && strcmp(sp + 1, pos[1]) == 0) {
+				*cmd = &commands[i];
+				*words = 2;
+				return 0;
+			}
+		}
+	}
+	if (!family)
+		return usage_error("unknown command \"%s\"", pos[0]);
+	fprintf(stderr, "tavla: usage:");
+	for (i = 0; i < NELEM(commands); i++)
+		if (strncmp(commands[i].name, pos[0], n0) == 0 && commands[i].name[n0] == ' ')
+			fprintf(stderr, "\n    %s", commands[i].synopsis);
+	fputc('\n', stderr);
+	return CLI_EUSAGE;
 }
 
 /*
@@ -266,7 +499,7 @@ static int parse_args(int argc, char **argv, struct cli *cli,
 {
 	const struct option_row *given[NELEM(options)];
 	size_t ngiven = 0, i;
-	int npos = 0, a, r, only_pos = 0;
+	int npos = 0, a, r, only_pos = 0, words = 0;
 	char **pos = argv + 1;
 
 	for (a = 1; a < argc; a++) {
@@ -292,7 +525,13 @@ static int parse_args(int argc, char **argv, struct cli *cli,
 				o = &options[i];
 		if (!o)
 			return usage_error("unknown option \"%s\"", argv[a]);
-		if (o->has_arg) {
+		if (o->has_arg == OPT_ON_OFF) {
+			if (eq)
+				val = eq + 1;
+			else if (a + 1 < argc &&
+			         (strcmp(argv[a + 1], "on") == 0 || strcmp(argv[a + 1], "off") == 0))
+				val = argv[++a];
+		} else if (o->has_arg) {
 			if (eq)
 				val = eq + 1;
 			else if (a + 1 < argc)
@@ -305,26 +544,22 @@ static int parse_args(int argc, char **argv, struct cli *cli,
 		r = apply_option(cli, o, val, stop);
 		if (r || *stop)
 			return r;
-		if (o->command && ngiven < NELEM(given))
+		if (o->commands && ngiven < NELEM(given))
 			given[ngiven++] = o;
 	}
 
 	if (npos == 0)
 		return usage_error("%s", "no command given");
-	*cmd = NULL;
-	for (i = 0; i < NELEM(commands); i++)
-		if (strcmp(commands[i].name, pos[0]) == 0)
-			*cmd = &commands[i];
-	if (!*cmd)
-		return usage_error("unknown command \"%s\"", pos[0]);
+	if ((r = find_command(pos, npos, cmd, &words)) != 0)
+		return r;
 	for (i = 0; i < ngiven; i++)
-		if (strcmp(given[i]->command, (*cmd)->name) != 0) {
+		if (!in_list(given[i]->commands, (*cmd)->name)) {
 			fprintf(stderr, "tavla: option --%s does not apply to %s\n", given[i]->name,
 			        (*cmd)->name);
 			return CLI_EUSAGE;
 		}
-	cli->args = pos + 1;
-	cli->nargs = npos - 1;
+	cli->args = pos + words;
+	cli->nargs = npos - words;
 	if (cli->nargs < (*cmd)->min_args || cli->nargs > (*cmd)->max_args) {
 		fprintf(stderr, "tavla: usage: %s\n", (*cmd)->synopsis);
 		return CLI_EUSAGE;

@@ -4,7 +4,8 @@
  *
  * Covers: schema migration on open and refusal of a newer schema; the write
  * path (writer thread, group commit, completions in submission order);
- * invariant 2 (no seq gaps); failure isolation inside a batch; the
+ * invariant 2 (the writer assigns gap-free seqs; a repeated request is
+ * recognised and consumes none); failure isolation inside a batch; the
  * idempotency record; token expiry; the administration entry points; fault
  * injection at the commit and at SQLite steps; and shutdown with writes
  * still queued. Not covered here: rooms and fan-out (test_room.c).
@@ -56,6 +57,8 @@ struct tw {
 	struct tv_event_view ev;
 	unsigned char fp[TV_HASH_LEN];
 	char client_id[32], data[64], result[64];
+	char reply[96];      /* what the writer handed back */
+	int duplicate;
 };
 
 static void fx_open_store(struct fx *f)
@@ -119,6 +122,9 @@ static void tw_done(struct store_write *w)
 {
 	struct tw *t = (struct tw *)w;
 	t->calls++;
+	t->duplicate = w->duplicate;
+	snprintf(t->reply, sizeof t->reply, "%s", w->reply ? w->reply : "");
+	store_write_release(w);
 	if (t->idx != t->fx->done)
 		t->fx->out_of_order++;
 	t->fx->done++;
@@ -320,30 +326,41 @@ static void test_write_and_read_back(void **state)
 	assert_int_equal(store_events(f->s, ROOM_B, 0, 10, 10, collect, &c), 0);
 }
 
-static void test_seq_gap_refused(void **state)
+static void test_writer_assigns_seq(void **state)
 {
 	struct fx *f = *state;
 	make_room(f, ROOM_A, "ABCDEF");
 
-	struct tw gap = { 0 };
-	tw_event(&gap, ROOM_A, 3);
-	tw_request(&gap, "gap", ROOM_A);
-	assert_int_equal(write_one(f, &gap), -TV_E_STORAGE_ERROR);
-	assert_events(f, ROOM_A, 1);
-	unsigned char fp[TV_HASH_LEN];
-	char *result = NULL;
-	assert_int_equal(store_request_get(f->s, IDENT, "gap", fp, &result), 1);
-
-	struct tw next = { 0 };
-	tw_event(&next, ROOM_A, 2);
-	assert_int_equal(write_one(f, &next), 0);
+	/* Whatever seq the caller put in, the writer gives head + 1 and says
+	 * so in the view and in the reply. */
+	struct tw t = { 0 };
+	tw_event(&t, ROOM_A, 2); /* data and time as seq 2 would have them */
+	t.ev.seq = 77;
+	tw_request(&t, "s1", ROOM_A);
+	t.w.request.add_seq = 1;
+	assert_int_equal(write_one(f, &t), 0);
+	assert_int_equal(t.ev.seq, 2);
+	assert_string_equal(t.reply, "{\"client\":\"s1\",\"seq\":2}");
 	assert_events(f, ROOM_A, 2);
 
-	/* A repeated seq is refused as well. */
+	/* The same request again: recognised, nothing written, first reply. */
 	struct tw again = { 0 };
-	tw_event(&again, ROOM_A, 2);
-	assert_int_equal(write_one(f, &again), -TV_E_STORAGE_ERROR);
+	tw_event(&again, ROOM_A, 3);
+	tw_request(&again, "s1", ROOM_A);
+	again.w.request.add_seq = 1;
+	assert_int_equal(write_one(f, &again), 0);
+	assert_true(again.duplicate);
+	assert_string_equal(again.reply, "{\"client\":\"s1\",\"seq\":2}");
+	assert_memory_equal(again.w.dup_fingerprint, t.fp, TV_HASH_LEN);
 	assert_events(f, ROOM_A, 2);
+
+	/* ...and the next event still gets 3: a repeat consumes no seq. */
+	struct tw next = { 0 };
+	tw_event(&next, ROOM_A, 3);
+	next.ev.seq = 0;
+	assert_int_equal(write_one(f, &next), 0);
+	assert_int_equal(next.ev.seq, 3);
+	assert_events(f, ROOM_A, 3);
 }
 
 #define MANY 2000
@@ -359,6 +376,7 @@ static void test_group_commit_order(void **state)
 		char cid[32];
 		snprintf(cid, sizeof cid, "c%u", i);
 		tw_event(&t[i], ROOM_A, 2 + i);
+		t[i].ev.seq = 0; /* the writer decides */
 		tw_request(&t[i], cid, ROOM_A);
 		submit(f, &t[i]);
 	}
@@ -366,6 +384,7 @@ static void test_group_commit_order(void **state)
 	for (unsigned i = 0; i < MANY; i++) {
 		assert_int_equal(t[i].calls, 1);
 		assert_int_equal(t[i].w.status, 0);
+		assert_int_equal(t[i].ev.seq, 2 + i); /* submission order is seq order */
 	}
 	assert_events(f, ROOM_A, MANY + 1);
 
@@ -410,11 +429,11 @@ static void test_batch_isolates_failure(void **state)
 	tw_event(&a, ROOM_A, 2);
 	tw_request(&a, "k1", ROOM_A);
 	submit(f, &a);
-	/* bad: a new room and an event in B, but a request key that a just
-	 * wrote in the same batch. */
-	tw_room(&bad, ROOM_C, "CDEFGH");
+	/* bad: an event in B, but a room whose id exists (ROOM_A): the
+	 * constraint fails the write, the batch is retried write by write. */
+	tw_room(&bad, ROOM_A, "CDEFGH");
 	tw_event(&bad, ROOM_B, 2);
-	tw_request(&bad, "k1", ROOM_B);
+	tw_request(&bad, "k2", ROOM_B);
 	submit(f, &bad);
 	tw_event(&c, ROOM_A, 3);
 	tw_request(&c, "k3", ROOM_A);
@@ -429,8 +448,10 @@ static void test_batch_isolates_failure(void **state)
 	assert_events(f, ROOM_A, 3);
 	assert_events(f, ROOM_B, 1);
 	struct store_room r;
-	assert_int_equal(store_room_get(f->s, ROOM_C, &r), -TV_E_ROOM_NOT_FOUND);
+	assert_int_equal(store_room_by_code(f->s, "CDEFGH", &r), -TV_E_ROOM_NOT_FOUND);
 	store_room_clear(&r);
+	assert_int_equal(store_request_get(f->s, IDENT, "k2", (unsigned char[TV_HASH_LEN]){ 0 },
+					   &(char *){ NULL }), 1);
 
 	unsigned char fp[TV_HASH_LEN];
 	char *result = NULL;
@@ -466,10 +487,12 @@ static void test_request_record(void **state)
 	assert_int_equal(store_request_get(f->s, "i_other0000000", "x1", fp, &result), 1);
 	assert_null(result);
 
-	/* Invariant 3: the same key again fails. */
+	/* Invariant 3: the same key again is a repeat, not a second record. */
 	struct tw dup = { 0 };
 	tw_request(&dup, "x1", NULL);
-	assert_int_equal(write_one(f, &dup), -TV_E_STORAGE_ERROR);
+	assert_int_equal(write_one(f, &dup), 0);
+	assert_true(dup.duplicate);
+	assert_string_equal(dup.reply, "{\"client\":\"x1\"}");
 }
 
 /* ---- tokens and accounts ----------------------------------------------------------- */
@@ -660,7 +683,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_newer_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_and_read_back, setup_open, teardown),
-		cmocka_unit_test_setup_teardown(test_seq_gap_refused, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_writer_assigns_seq, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_order, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_isolates_failure, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_request_record, setup_open, teardown),
