@@ -10,7 +10,8 @@ set -eu
 
 build="build-essential cmake pkg-config libuv1-dev libwebsockets-dev
   libwebsockets-evlib-uv libsqlite3-dev libssl-dev libjansson-dev
-  libargon2-dev libcmocka-dev ca-certificates"
+  libargon2-dev libcmocka-dev ca-certificates libutf8proc-dev libstemmer-dev
+  hunspell-sv"
 # clang and its compiler-rt (libFuzzer, sanitizers) build tests/fuzz.
 test="python3 python3-websockets sqlite3 openssl curl clang libclang-rt-14-dev"
 

@@ -1,0 +1,622 @@
+/*
+ * textan.c: normalisation, tokens, stop words, language guess, stems,
+ * compound parts and character n-grams of post-it texts (see textan.h).
+ *
+ * A word goes: NFKC + case fold (utf8proc) -> split at every code point
+ * that is not a letter, digit or mark -> stop word? dropped -> stem
+ * (Snowball) -> word term, compound part terms, n-gram terms of "<stem>".
+ * Compound splitting reads hunspell-sv's word list as a plain set of words
+ * rather than asking libhunspell: libhunspell accepts compounds but does not
+ * say where their parts are, and a word set needs no library at run time.
+ *
+ * Invariants:
+ *  1. The stop word tables are sorted by bytes (bsearch looks words up).
+ *  2. A lexicon's hash table is at most half full, its size a power of two.
+ */
+#include "textan.h"
+
+#include <libstemmer.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "tv_protocol.h"
+
+/* ---- stop words (sorted, byte order of UTF-8) --------------------------- */
+
+/* Function words, plus the verbs and adverbs every workshop note leans on
+ * ("behöver", "måste", "finns") that say nothing about its theme. */
+static const char *const stop_sv[] = {
+	"alla", "allt", "alltid", "andra", "annars", "att", "av", "bara",
+	"behöver", "behövs", "bli", "blir", "borde", "bra", "både", "de",
+	"dem", "den", "denna", "dess", "det", "detta", "dig", "din", "ditt",
+	"du", "där", "då", "efter", "eftersom", "ej", "eller", "en", "er",
+	"ett", "finns", "fler", "flera", "fortfarande", "från", "får", "för",
+	"före", "ganska", "genom", "ger", "gå", "gör", "göra", "ha", "hade",
+	"han", "har", "hela", "hon", "hos", "hur", "här", "i", "ibland",
+	"inga", "ingen", "inget", "inom", "inte", "ju", "kan", "kanske",
+	"kommer", "kunde", "kunna", "man", "med", "mellan", "men", "mer",
+	"mest", "mig", "min", "mot", "mycket", "många", "måste", "ni", "nog",
+	"nu", "när", "någon", "något", "några", "och", "också", "om", "oss",
+	"på", "redan", "sig", "sin", "sina", "sitt", "ska", "skulle", "som",
+	"så", "tex", "till", "under", "upp", "ut", "utan", "vad",
+	"var", "vara", "vi", "vid", "viktigt", "vilka", "vill", "vår",
+	"våra", "vårt", "än", "ännu", "är", "även", "åt", "över",
+};
+
+static const char *const stop_en[] = {
+	"a", "about", "all", "also", "an", "and", "any", "are", "as", "at",
+	"be", "been", "before", "being", "better", "but", "by", "can",
+	"could", "do", "does", "each", "even", "for", "from", "get", "has",
+	"have", "how", "i", "if", "in", "into", "is", "it", "its", "just",
+	"less", "many", "more", "most", "much", "must", "need", "needs",
+	"no", "not", "of", "on", "only", "or", "other", "our", "out", "same",
+	"should", "so", "some", "than", "that", "the", "their", "them",
+	"then", "there", "these", "they", "this", "those", "through", "to",
+	"too", "up", "us", "very", "was", "we", "were", "what", "when",
+	"where", "which", "while", "who", "why", "will", "with", "without",
+	"would", "you", "your",
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+bool textan_is_stop(enum textan_lang lang, const char *word)
+{
+	const char *const *tab = lang == TEXTAN_EN ? stop_en : stop_sv;
+	size_t n = lang == TEXTAN_EN ? sizeof stop_en / sizeof *stop_en
+				     : sizeof stop_sv / sizeof *stop_sv;
+
+	return bsearch(&word, tab, n, sizeof *tab, cmp_str) != NULL;
+}
+
+const char *textan_lang_name(enum textan_lang lang)
+{
+	switch (lang) {
+	case TEXTAN_SV:
+		return "sv";
+	case TEXTAN_EN:
+		return "en";
+	default:
+		return "auto";
+	}
+}
+
+/* ---- normalisation and tokens ------------------------------------------ */
+
+int textan_normalise(const char *s, size_t len, char **out)
+{
+	utf8proc_uint8_t *dst = NULL;
+	utf8proc_ssize_t r;
+
+	*out = NULL;
+	r = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &dst,
+			 UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
+				 UTF8PROC_CASEFOLD);
+	if (r < 0)
+		return r == UTF8PROC_ERROR_NOMEM ? -TV_E_INTERNAL : -TV_E_BAD_UTF8;
+	*out = (char *)dst;
+	return 0;
+}
+
+static bool is_word_cp(utf8proc_int32_t cp)
+{
+	switch (utf8proc_category(cp)) {
+	case UTF8PROC_CATEGORY_LU:
+	case UTF8PROC_CATEGORY_LL:
+	case UTF8PROC_CATEGORY_LT:
+	case UTF8PROC_CATEGORY_LM:
+	case UTF8PROC_CATEGORY_LO:
+	case UTF8PROC_CATEGORY_MN:
+	case UTF8PROC_CATEGORY_MC:
+	case UTF8PROC_CATEGORY_ND:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Calls fn(arg, word, len) for every word of the normalised string s
+ * (words are cut at TEXTAN_WORD_MAX - 1 bytes on a character boundary).
+ * Returns 0 or fn's non-zero value.
+ */
+static int each_word(const char *s, int (*fn)(void *, const char *, size_t), void *arg)
+{
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+	size_t start = 0, i = 0, len = strlen(s);
+	bool in = false;
+
+	while (i <= len) {
+		utf8proc_int32_t cp = 0;
+		utf8proc_ssize_t k = 1;
+
+		if (i < len) {
+			k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+			if (k <= 0) /* cannot happen after textan_normalise() */
+				k = 1, cp = ' ';
+		}
+		if (i < len && is_word_cp(cp)) {
+			if (!in)
+				start = i, in = true;
+		} else if (in) {
+			size_t wl = i - start;
+			int rc;
+
+			while (wl > TEXTAN_WORD_MAX - 1)
+				for (wl = TEXTAN_WORD_MAX - 1; (p[start + wl] & 0xC0) == 0x80; wl--)
+					;
+			rc = fn(arg, s + start, wl);
+			if (rc)
+				return rc;
+			in = false;
+		}
+		i += (size_t)k;
+	}
+	return 0;
+}
+
+static size_t cp_count(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return n;
+}
+
+struct guess {
+	size_t sv, en;
+};
+
+static int guess_word(void *arg, const char *w, size_t len)
+{
+	struct guess *g = arg;
+	char buf[TEXTAN_WORD_MAX];
+
+	memcpy(buf, w, len);
+	buf[len] = '\0';
+	g->sv += textan_is_stop(TEXTAN_SV, buf);
+	g->en += textan_is_stop(TEXTAN_EN, buf);
+	return 0;
+}
+
+enum textan_lang textan_guess_lang(const char *const *texts, size_t n)
+{
+	struct guess g = {0, 0};
+
+	for (size_t i = 0; i < n; i++) {
+		char *norm;
+
+		if (!texts[i] || textan_normalise(texts[i], strlen(texts[i]), &norm))
+			continue;
+		each_word(norm, guess_word, &g);
+		free(norm);
+	}
+	/* Short words such as "i", "a", "on" occur in both lists by chance;
+	 * ask for a clear margin before leaving the default. */
+	return g.en > 2 * g.sv + 2 ? TEXTAN_EN : TEXTAN_SV;
+}
+
+/* ---- lexicon ------------------------------------------------------------ */
+
+struct textan_lexicon {
+	char *arena;     /* NUL-separated words */
+	size_t arena_len, arena_cap;
+	uint32_t *slots; /* arena offset + 1; 0 = empty */
+	size_t cap, count;
+};
+
+static uint32_t hash_bytes(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static bool lex_has(const struct textan_lexicon *lex, const char *w, size_t len)
+{
+	size_t mask = lex->cap - 1;
+
+	for (size_t i = hash_bytes(w, len) & mask; lex->slots[i]; i = (i + 1) & mask) {
+		const char *e = lex->arena + lex->slots[i] - 1;
+
+		if (strncmp(e, w, len) == 0 && e[len] == '\0')
+			return true;
+	}
+	return false;
+}
+
+static int lex_grow(struct textan_lexicon *lex)
+{
+	size_t ncap = lex->cap ? lex->cap * 2 : 1u << 16;
+	uint32_t *ns = calloc(ncap, sizeof *ns);
+
+	if (!ns)
+		return -TV_E_INTERNAL;
+	for (size_t i = 0; i < lex->cap; i++) {
+		uint32_t off = lex->slots[i];
+		const char *e;
+		size_t j;
+
+		if (!off)
+			continue;
+		e = lex->arena + off - 1;
+		for (j = hash_bytes(e, strlen(e)) & (ncap - 1); ns[j]; j = (j + 1) & (ncap - 1))
+			;
+		ns[j] = off;
+	}
+	free(lex->slots);
+	lex->slots = ns;
+	lex->cap = ncap;
+	return 0;
+}
+
+static int lex_add(struct textan_lexicon *lex, const char *w, size_t len)
+{
+	size_t j;
+
+	if (lex->cap && lex_has(lex, w, len))
+		return 0;
+	if ((lex->count + 1) * 2 > lex->cap && lex_grow(lex))
+		return -TV_E_INTERNAL;
+	if (lex->arena_len + len + 1 > lex->arena_cap) {
+		size_t ncap = lex->arena_cap ? lex->arena_cap * 2 : 1u << 20;
+		char *na;
+
+		while (ncap < lex->arena_len + len + 1)
+			ncap *= 2;
+		if (ncap > UINT32_MAX || !(na = realloc(lex->arena, ncap)))
+			return -TV_E_INTERNAL;
+		lex->arena = na;
+		lex->arena_cap = ncap;
+	}
+	memcpy(lex->arena + lex->arena_len, w, len);
+	lex->arena[lex->arena_len + len] = '\0';
+	for (j = hash_bytes(w, len) & (lex->cap - 1); lex->slots[j]; j = (j + 1) & (lex->cap - 1))
+		;
+	lex->slots[j] = (uint32_t)lex->arena_len + 1;
+	lex->arena_len += len + 1;
+	lex->count++;
+	return 0;
+}
+
+/* Keeps lower-case words of letters only, 3 to TEXTAN_WORD_MAX - 1 bytes:
+ * names (capitalised) and abbreviations would split words wrongly. */
+static bool lex_word_ok(const char *w, size_t len)
+{
+	if (len < 3 || len >= TEXTAN_WORD_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)w[i];
+
+		if (!((c >= 'a' && c <= 'z') || c >= 0x80))
+			return false;
+	}
+	return true;
+}
+
+struct textan_lexicon *textan_lexicon_load(const char *path)
+{
+	struct textan_lexicon *lex;
+	FILE *f = fopen(path, "r");
+	char line[256];
+	bool first = true;
+
+	if (!f)
+		return NULL;
+	lex = calloc(1, sizeof *lex);
+	if (!lex || lex_grow(lex))
+		goto fail;
+	while (fgets(line, sizeof line, f)) {
+		size_t len = strcspn(line, "/\t \r\n");
+
+		if (first) { /* the word count */
+			first = false;
+			continue;
+		}
+		if (lex_word_ok(line, len) && lex_add(lex, line, len))
+			goto fail;
+	}
+	fclose(f);
+	return lex;
+fail:
+	fclose(f);
+	textan_lexicon_free(lex);
+	return NULL;
+}
+
+void textan_lexicon_free(struct textan_lexicon *lex)
+{
+	if (!lex)
+		return;
+	free(lex->arena);
+	free(lex->slots);
+	free(lex);
+}
+
+size_t textan_lexicon_size(const struct textan_lexicon *lex)
+{
+	return lex ? lex->count : 0;
+}
+
+/* ---- compound splitting ------------------------------------------------- */
+
+#define PART_MIN 4 /* bytes; shorter parts ("kom", "tal") split too eagerly */
+
+/*
+ * A non-final part w[0..len): a word, a word + linking s
+ * ("erfarenhets"), or a word whose final a was dropped or turned into
+ * o/u/e ("skol", "kyrko", "gatu"). Writes the dictionary form to lemma.
+ */
+static bool head_part(const struct textan_lexicon *lex, const char *w, size_t len,
+		      char lemma[TEXTAN_WORD_MAX])
+{
+	if (len < PART_MIN || len + 2 > TEXTAN_WORD_MAX)
+		return false;
+	memcpy(lemma, w, len);
+	lemma[len] = '\0';
+	if (lex_has(lex, w, len))
+		return true;
+	if (w[len - 1] == 's' && len - 1 >= PART_MIN && lex_has(lex, w, len - 1)) {
+		lemma[len - 1] = '\0';
+		return true;
+	}
+	lemma[len] = 'a', lemma[len + 1] = '\0';
+	if (lex_has(lex, lemma, len + 1))
+		return true;
+	if (strchr("oue", w[len - 1])) {
+		lemma[len - 1] = 'a', lemma[len] = '\0';
+		if (lex_has(lex, lemma, len))
+			return true;
+	}
+	return false;
+}
+
+/* Inflection endings tried on the last part, longest first. */
+static const char *const endings[] = {
+	"arnas", "ernas", "ornas", "arna", "erna", "orna", "ande", "ende",
+	"ens", "ets", "ade", "are", "en", "et", "er", "ar", "or", "na", "at",
+	"ad", "t", "n", "s", "a", "e",
+};
+
+/* The final part w[0..len), possibly inflected ("utbytet", "kollegorna"). */
+static bool tail_part(const struct textan_lexicon *lex, const char *w, size_t len,
+		      char lemma[TEXTAN_WORD_MAX])
+{
+	if (len < PART_MIN || len + 2 > TEXTAN_WORD_MAX)
+		return false;
+	memcpy(lemma, w, len);
+	lemma[len] = '\0';
+	if (lex_has(lex, w, len))
+		return true;
+	for (size_t i = 0; i < sizeof endings / sizeof *endings; i++) {
+		size_t el = strlen(endings[i]), bl;
+
+		if (el >= len || memcmp(w + len - el, endings[i], el) != 0)
+			continue;
+		bl = len - el;
+		if (bl < PART_MIN)
+			continue;
+		memcpy(lemma, w, bl);
+		lemma[bl] = '\0';
+		if (lex_has(lex, lemma, bl))
+			return true;
+		lemma[bl] = 'a', lemma[bl + 1] = '\0';
+		if (lex_has(lex, lemma, bl + 1))
+			return true;
+		lemma[bl] = 'e';
+		if (lex_has(lex, lemma, bl + 1))
+			return true;
+	}
+	return false;
+}
+
+#define SPLIT_MAX_PARTS 4
+
+size_t textan_split(const struct textan_lexicon *lex, const char *word,
+		    char parts[][TEXTAN_WORD_MAX], size_t max)
+{
+	/* best[i]: fewest head parts covering word[0..i), from[i] its last cut */
+	unsigned char best[TEXTAN_WORD_MAX], from[TEXTAN_WORD_MAX];
+	char lemma[TEXTAN_WORD_MAX];
+	size_t len = strlen(word), cut = 0, n, pos;
+	unsigned bestn = 255;
+
+	if (!lex || len < 2 * PART_MIN || len >= TEXTAN_WORD_MAX || max < 2)
+		return 0;
+	memset(best, 255, sizeof best);
+	best[0] = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (best[i] == 255 || best[i] >= SPLIT_MAX_PARTS - 1)
+			continue;
+		if (i && (word[i] & 0xC0) == 0x80)
+			continue;
+		for (size_t j = i + PART_MIN; j + PART_MIN <= len; j++) {
+			if ((word[j] & 0xC0) == 0x80 || best[j] <= best[i] + 1)
+				continue;
+			if (head_part(lex, word + i, j - i, lemma))
+				best[j] = (unsigned char)(best[i] + 1), from[j] = (unsigned char)i;
+		}
+	}
+	/* Fewest parts; among those the longest final part (the head of a
+	 * Swedish compound carries its meaning). */
+	for (size_t i = PART_MIN; i + PART_MIN <= len; i++) {
+		if (best[i] == 255 || (word[i] & 0xC0) == 0x80 || best[i] >= bestn)
+			continue;
+		if (tail_part(lex, word + i, len - i, lemma))
+			bestn = best[i], cut = i;
+	}
+	if (bestn == 255 || bestn + 1u > max)
+		return 0;
+	n = bestn + 1u;
+	tail_part(lex, word + cut, len - cut, parts[n - 1]);
+	for (size_t k = n - 1; k > 0; k--) {
+		pos = from[cut];
+		head_part(lex, word + pos, cut - pos, parts[k - 1]);
+		cut = pos;
+	}
+	return n;
+}
+
+/* ---- the analyser ------------------------------------------------------- */
+
+struct textan {
+	enum textan_lang lang;
+	unsigned flags, ngram_min, ngram_max;
+	const struct textan_lexicon *lex;
+	struct sb_stemmer *stemmer;
+	textan_term_fn fn;
+	void *arg;
+};
+
+struct textan *textan_new(enum textan_lang lang, unsigned flags,
+			  const struct textan_lexicon *lex, unsigned ngram_min,
+			  unsigned ngram_max)
+{
+	struct textan *ta = calloc(1, sizeof *ta);
+
+	if (!ta)
+		return NULL;
+	ta->lang = lang == TEXTAN_EN ? TEXTAN_EN : TEXTAN_SV;
+	ta->flags = flags;
+	ta->lex = ta->lang == TEXTAN_SV ? lex : NULL;
+	ta->ngram_min = ngram_min ? ngram_min : 3;
+	ta->ngram_max = ngram_max ? ngram_max : 5;
+	if (ta->ngram_max < ta->ngram_min)
+		ta->ngram_max = ta->ngram_min;
+	if (flags & TEXTAN_F_STEM) {
+		ta->stemmer = sb_stemmer_new(ta->lang == TEXTAN_EN ? "english" : "swedish",
+					     "UTF_8");
+		if (!ta->stemmer) {
+			free(ta);
+			return NULL;
+		}
+	}
+	return ta;
+}
+
+void textan_free(struct textan *ta)
+{
+	if (!ta)
+		return;
+	if (ta->stemmer)
+		sb_stemmer_delete(ta->stemmer);
+	free(ta);
+}
+
+/* Copies the stem of w (or w itself without a stemmer) into out. */
+static int stem_of(struct textan *ta, const char *w, size_t len, char out[TEXTAN_WORD_MAX])
+{
+	if (ta->stemmer) {
+		const sb_symbol *s = sb_stemmer_stem(ta->stemmer, (const sb_symbol *)w, (int)len);
+		int sl = sb_stemmer_length(ta->stemmer);
+
+		if (!s)
+			return -TV_E_INTERNAL;
+		if (sl > 0 && (size_t)sl < TEXTAN_WORD_MAX) {
+			memcpy(out, s, (size_t)sl);
+			out[sl] = '\0';
+			return 0;
+		}
+	}
+	memcpy(out, w, len);
+	out[len] = '\0';
+	return 0;
+}
+
+static int emit_ngrams(struct textan *ta, const char *stem, const char *surface)
+{
+	/* "<stem>" with the byte offset of each character */
+	char buf[TEXTAN_WORD_MAX + 2], gram[TEXTAN_WORD_MAX + 2];
+	size_t off[TEXTAN_WORD_MAX + 3], nc = 0, len;
+
+	len = (size_t)snprintf(buf, sizeof buf, "<%s>", stem);
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)buf[i] & 0xC0) != 0x80)
+			off[nc++] = i;
+	off[nc] = len;
+	for (size_t n = ta->ngram_min; n <= ta->ngram_max; n++) {
+		if (n > nc)
+			break;
+		for (size_t i = 0; i + n <= nc; i++) {
+			size_t gl = off[i + n] - off[i];
+			int rc;
+
+			/* "<x>" alone repeats the word term */
+			if (n == nc && (ta->flags & TEXTAN_F_WORDS))
+				continue;
+			memcpy(gram, buf + off[i], gl);
+			gram[gl] = '\0';
+			rc = ta->fn(ta->arg, TEXTAN_NGRAM, gram, surface);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static bool all_digits(const char *w, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (w[i] < '0' || w[i] > '9')
+			return false;
+	return true;
+}
+
+static int term_word(void *arg, const char *w, size_t len)
+{
+	struct textan *ta = arg;
+	char word[TEXTAN_WORD_MAX], stem[TEXTAN_WORD_MAX];
+	char parts[SPLIT_MAX_PARTS][TEXTAN_WORD_MAX];
+	size_t np = 0;
+	int rc;
+
+	if (cp_count(w, len) < 2 || all_digits(w, len))
+		return 0;
+	memcpy(word, w, len);
+	word[len] = '\0';
+	if ((ta->flags & TEXTAN_F_STOP) && textan_is_stop(ta->lang, word))
+		return 0;
+	if ((rc = stem_of(ta, word, len, stem)))
+		return rc;
+	if ((ta->flags & TEXTAN_F_WORDS) && (rc = ta->fn(ta->arg, TEXTAN_WORD, stem, word)))
+		return rc;
+	if (ta->flags & TEXTAN_F_COMPOUNDS)
+		np = textan_split(ta->lex, word, parts, SPLIT_MAX_PARTS);
+	for (size_t i = 0; i < np; i++) {
+		char pstem[TEXTAN_WORD_MAX];
+
+		if ((ta->flags & TEXTAN_F_STOP) && textan_is_stop(ta->lang, parts[i]))
+			continue;
+		if ((rc = stem_of(ta, parts[i], strlen(parts[i]), pstem)))
+			return rc;
+		if (strcmp(pstem, stem) == 0)
+			continue;
+		if ((rc = ta->fn(ta->arg, TEXTAN_PART, pstem, parts[i])))
+			return rc;
+	}
+	if (ta->flags & TEXTAN_F_NGRAMS)
+		return emit_ngrams(ta, stem, word);
+	return 0;
+}
+
+int textan_terms(struct textan *ta, const char *text, textan_term_fn fn, void *arg)
+{
+	char *norm;
+	int rc = textan_normalise(text, strlen(text), &norm);
+
+	if (rc)
+		return rc;
+	ta->fn = fn;
+	ta->arg = arg;
+	rc = each_word(norm, term_word, ta);
+	free(norm);
+	return rc;
+}
