@@ -29,6 +29,7 @@
 #include "log.h"
 #include "server.h"
 #include "tls_cert.h"
+#include "web_assets.h"
 
 _Static_assert(LWS_PRE <= TV_WIRE_PRE, "tv_buf headroom must fit the lws frame header");
 
@@ -63,6 +64,8 @@ struct pss_ws {
 
 struct pss_http {
 	int status;
+	const unsigned char *body; /* what is left to send */
+	size_t left;
 };
 
 static struct ws_server *ws_of(struct lws *wsi)
@@ -383,13 +386,32 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		return 1;
 
 	case LWS_CALLBACK_HTTP: {
-		unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
+		unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
 			*end = buf + sizeof buf - 1;
 		const char *path = in ? (const char *)in : "";
-		pss->status = strcmp(path, "/healthz") == 0 ? HTTP_STATUS_OK : HTTP_STATUS_NOT_FOUND;
-		size_t blen = pss->status == HTTP_STATUS_OK ? sizeof ok - 1 : sizeof missing - 1;
-		if (lws_add_http_common_headers(wsi, (unsigned)pss->status,
-						"text/plain; charset=utf-8", blen, &p, end) ||
+		const char *mime = "text/plain; charset=utf-8";
+		const struct web_asset *a;
+		if (strcmp(path, "/healthz") == 0) {
+			pss->status = HTTP_STATUS_OK;
+			pss->body = (const unsigned char *)ok;
+			pss->left = sizeof ok - 1;
+		} else if ((a = web_asset_find(path))) {
+			pss->status = HTTP_STATUS_OK;
+			pss->body = a->data;
+			pss->left = a->len;
+			mime = a->mime;
+		} else {
+			pss->status = HTTP_STATUS_NOT_FOUND;
+			pss->body = (const unsigned char *)missing;
+			pss->left = sizeof missing - 1;
+		}
+		/* The client is small and changes with the daemon: revalidate. */
+		static const char nocache[] = "no-cache";
+		if (lws_add_http_common_headers(wsi, (unsigned)pss->status, mime, pss->left, &p,
+						end) ||
+		    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+						 (const unsigned char *)nocache, sizeof nocache - 1,
+						 &p, end) ||
 		    lws_finalize_write_http_header(wsi, start, &p, end))
 			return 1;
 		lws_callback_on_writable(wsi);
@@ -397,12 +419,21 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	}
 
 	case LWS_CALLBACK_HTTP_WRITEABLE: {
-		unsigned char buf[LWS_PRE + 64];
-		const char *body = pss->status == HTTP_STATUS_OK ? ok : missing;
-		size_t blen = strlen(body);
-		memcpy(buf + LWS_PRE, body, blen);
-		if (lws_write(wsi, buf + LWS_PRE, blen, LWS_WRITE_HTTP_FINAL) < (int)blen)
+		/* The body in chunks, one write per writeable callback. */
+		unsigned char buf[LWS_PRE + 16384];
+		size_t n = pss->left < 16384 ? pss->left : 16384;
+		int last = n == pss->left;
+		if (n)
+			memcpy(buf + LWS_PRE, pss->body, n);
+		if (lws_write(wsi, buf + LWS_PRE, n,
+			      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n)
 			return -1;
+		pss->body += n;
+		pss->left -= n;
+		if (!last) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	}
 
@@ -468,6 +499,9 @@ int ws_server_start(struct tv_server *srv, const char *cert, const char *key, ch
 	info.iface = cfg->listen_addr;
 	info.protocols = protocols;
 	info.vhost_name = "tavla";
+	/* HTTP/1.1 only: browsers then open WebSockets with the ordinary
+	 * upgrade every check here is written for (no WebSockets over h2). */
+	info.alpn = "http/1.1";
 	info.server_string = "tavlad";
 	info.user = ws;
 	info.pcontext = &ws->ctx;
