@@ -4,7 +4,8 @@
  * One call runs: canonical order (by id) -> terms of every note (textan)
  * -> TF-IDF weights over the note set, word terms and n-gram terms each
  * L2-normalised and mixed by word_share -> cosine similarity of every pair
- * (sparse dot products through an inverted index) -> average-linkage
+ * (sparse dot products through an inverted index) -> second-order
+ * similarity over each note's nearest neighbours -> average-linkage
  * agglomeration (Lance-Williams updates in the n x n matrix, each row
  * caching its nearest neighbour) -> optional attachment of left-over notes
  * -> labels from the most heavily weighted word terms of each cluster.
@@ -168,9 +169,11 @@ void cluster_options_init(struct cluster_options *o)
 	o->features = TEXTAN_F_DEFAULT;
 	o->ngram_min = 3;
 	o->ngram_max = 5;
-	o->word_share = 0.5;
+	o->word_share = 0.1;
 	o->part_weight = 0.5;
 	o->min_df = 2;
+	o->neighbours = 8;
+	o->second_order = 0.0;
 }
 
 static int collect(void *arg, enum textan_kind kind, const char *term, const char *surface)
@@ -337,6 +340,95 @@ out:
 	return rc;
 }
 
+/*
+ * Second-order similarity: each note is also described by its k nearest
+ * neighbours (weighted by similarity, itself included with weight 1), and
+ * sim becomes (1 - beta) * sim + beta * cosine of those descriptions. Two
+ * short notes that share no term but share neighbours ("ambulansen" and
+ * "vårdcentralen" both near notes on care) then become similar.
+ */
+static int second_order(struct run *r)
+{
+	size_t n = r->n, k = r->o->neighbours;
+	double beta = r->o->second_order;
+	struct nb { uint32_t idx; float w; } *nbr = NULL, *post = NULL;
+	size_t *cnt = NULL, *start = NULL, *fill = NULL;
+	float *acc = NULL;
+	int rc = -TV_E_INTERNAL;
+
+	if (!k || beta <= 0 || n < 3)
+		return 0;
+	if (k > n - 1)
+		k = n - 1;
+	nbr = malloc(n * (k + 1) * sizeof *nbr);
+	cnt = calloc(n, sizeof *cnt);
+	start = calloc(n + 1, sizeof *start);
+	fill = malloc(n * sizeof *fill);
+	acc = malloc(n * sizeof *acc);
+	post = malloc(n * (k + 1) * sizeof *post);
+	if (!nbr || !cnt || !start || !fill || !acc || !post)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct nb *row = nbr + i * (k + 1);
+		const float *s = r->sim + i * n;
+		size_t m = 0;
+		double norm = 1;
+
+		row[m++] = (struct nb){(uint32_t)i, 1.0f};
+		for (size_t j = 0; j < n; j++) { /* top k, ties to the lower index */
+			size_t pos;
+
+			if (j == i || s[j] <= 0 || (m == k + 1 && s[j] <= row[k].w))
+				continue;
+			if (m < k + 1)
+				m++;
+			for (pos = m - 1; pos > 1 && row[pos - 1].w < s[j]; pos--)
+				row[pos] = row[pos - 1];
+			row[pos] = (struct nb){(uint32_t)j, s[j]};
+		}
+		for (size_t e = 1; e < m; e++)
+			norm += (double)row[e].w * row[e].w;
+		norm = 1.0 / sqrt(norm);
+		for (size_t e = 0; e < m; e++) {
+			row[e].w *= (float)norm;
+			start[row[e].idx + 1]++;
+		}
+		cnt[i] = m;
+	}
+	for (size_t i = 0; i < n; i++)
+		start[i + 1] += start[i];
+	memcpy(fill, start, n * sizeof *fill);
+	for (size_t i = 0; i < n; i++)
+		for (size_t e = 0; e < cnt[i]; e++) {
+			const struct nb *x = &nbr[i * (k + 1) + e];
+
+			post[fill[x->idx]++] = (struct nb){(uint32_t)i, x->w};
+		}
+	for (size_t i = 0; i < n; i++) {
+		float *s = r->sim + i * n;
+
+		memset(acc, 0, n * sizeof *acc);
+		for (size_t e = 0; e < cnt[i]; e++) {
+			const struct nb *x = &nbr[i * (k + 1) + e];
+
+			for (size_t p = start[x->idx]; p < start[x->idx + 1]; p++)
+				acc[post[p].idx] += x->w * post[p].w;
+		}
+		for (size_t j = 0; j < n; j++)
+			if (j != i)
+				s[j] = (float)((1.0 - beta) * s[j] + beta * acc[j]);
+	}
+	rc = 0;
+out:
+	free(nbr);
+	free(cnt);
+	free(start);
+	free(fill);
+	free(acc);
+	free(post);
+	return rc;
+}
+
 /* ---- agglomeration --------------------------------------------------------- */
 
 struct agg {
@@ -435,6 +527,7 @@ static int cmp_size(const void *a, const void *b)
 struct cand {
 	uint32_t key, surf;
 	double score;
+	unsigned votes; /* 2 for a whole word, 1 for a compound part */
 };
 
 static int cmp_cand_key(const void *a, const void *b)
@@ -464,7 +557,7 @@ static float note_weight(const struct note *nt, uint32_t feat)
 struct term {
 	uint32_t surf;
 	double score;
-	size_t notes, uses; /* notes with the term; uses of this surface form */
+	size_t notes, uses; /* notes with the term; votes for this surface form */
 };
 
 static int better_term(const struct term *x, const struct term *y, const struct strtab *surfs)
@@ -508,7 +601,8 @@ static char *make_label(struct run *r, const size_t *members, size_t m)
 			if (k && oc->feat == nt->occ[k - 1].feat && oc->surf == nt->occ[k - 1].surf)
 				continue;
 			c[nc++] = (struct cand){words ? oc->feat : oc->surf, oc->surf,
-						words ? note_weight(nt, oc->feat) + 1e-6 : 1.0};
+						words ? note_weight(nt, oc->feat) + 1e-6 : 1.0,
+						oc->kind == TEXTAN_PART ? 1u : 2u};
 		}
 	}
 	qsort(c, nc, sizeof *c, cmp_cand_key);
@@ -519,9 +613,9 @@ static char *make_label(struct run *r, const size_t *members, size_t m)
 		while (j < nc && c[j].key == c[i].key) {
 			size_t k = j, uses = 0;
 
+			/* a surface seen as a whole word beats a compound part */
 			while (k < nc && c[k].key == c[i].key && c[k].surf == c[j].surf)
-				uses++, t.score += c[k].score, k++;
-			t.notes += uses;
+				uses += c[k].votes, t.notes++, t.score += c[k].score, k++;
 			if (uses > t.uses ||
 			    (uses == t.uses && strlen(strtab_str(&r->surfs, c[j].surf)) <
 						       strlen(strtab_str(&r->surfs, t.surf))))
@@ -711,7 +805,8 @@ int cluster_suggest(const struct cluster_input *in, size_t n,
 		free(texts);
 	}
 	res->lang = lang;
-	if ((rc = analyse(&r, lang)) || (rc = weigh(&r)) || (rc = similarities(&r)))
+	if ((rc = analyse(&r, lang)) || (rc = weigh(&r)) || (rc = similarities(&r)) ||
+	    (rc = second_order(&r)))
 		goto fail;
 	rc = -TV_E_INTERNAL;
 

@@ -62,6 +62,10 @@ struct cluster_options {
 	double word_share;
 	double part_weight; /* term frequency a compound part counts as */
 	int min_df;         /* ignore terms in fewer notes than this (default 2) */
+	/* Mix of second-order similarity (over each note's `neighbours`
+	 * nearest notes) into the cosine: 0 = off, 1 = second-order only. */
+	unsigned neighbours;
+	double second_order;
 };
 
 struct cluster {

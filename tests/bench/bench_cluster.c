@@ -8,7 +8,7 @@
  *       given options (defaults = cluster_options_init), for tuning
  *
  * eval options: --threshold X --target-k K --attach X --word-share X
- * --part-weight X --min-df N --ngram A-B --features words|ngrams|default|
+ * --part-weight X --min-df N --neighbours K --second-order X --ngram A-B --features words|ngrams|default|
  * nostem|nocompounds|nostop --no-lexicon --only FILE, and --heldout to
  * score the held-out set too (only for the final figures). Not responsible for pass or
  * fail: test_cluster.c holds the floors.
@@ -177,6 +177,10 @@ static int bench_eval(int argc, char **argv)
 			o.word_share = atof(v);
 		else if (!strcmp(argv[i - 1], "--part-weight"))
 			o.part_weight = atof(v);
+		else if (!strcmp(argv[i - 1], "--neighbours"))
+			o.neighbours = (unsigned)atoi(v);
+		else if (!strcmp(argv[i - 1], "--second-order"))
+			o.second_order = atof(v);
 		else if (!strcmp(argv[i - 1], "--min-df"))
 			o.min_df = atoi(v);
 		else if (!strcmp(argv[i - 1], "--ngram"))
