@@ -1,0 +1,103 @@
+// helpers.js: what the browser tests share: Debian's chromium through
+// playwright-core, the daemon's address and moderator account (from run.sh),
+// screenshots under tests/artifacts/, axe-core injected into a page, and the
+// steps a moderator or participant takes in the web client.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const ARTIFACTS = path.resolve(here, '../artifacts');
+mkdirSync(ARTIFACTS, { recursive: true });
+
+export const BASE = process.env.TAVLA_URL || 'https://127.0.0.1:8443/';
+export const MOD_USER = process.env.TAVLA_MOD_USER || 'mod';
+export const MOD_PASSWORD = process.env.TAVLA_MOD_PASSWORD || '';
+// ?ws=… only when the page is served by something else than the daemon.
+const WS = process.env.TAVLA_WS ? `ws=${encodeURIComponent(process.env.TAVLA_WS)}` : '';
+
+export function url(query = '') {
+  const q = [query, WS].filter(Boolean).join('&');
+  return q ? `${BASE}?${q}` : BASE;
+}
+
+/* A browser with a fresh profile (playwright makes a new temporary
+ * user-data-dir for every launch); close it with browser.close(). */
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/* A separate context (own storage, own device id): one person. */
+export async function person(browser, opts = {}) {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: opts.viewport || { width: 1280, height: 900 }, ...opts });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  return { context, page };
+}
+
+export async function shot(page, name) {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+const AXE = readFileSync(path.join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
+
+/* Runs axe-core (WCAG 2.0/2.1 A and AA rules) on the page; returns the
+ * violations with impact serious or critical, and writes all to a file. */
+export async function axe(page, name) {
+  // Injected through the debugging protocol, so the page's CSP does not apply.
+  await page.evaluate(AXE);
+  const res = await page.evaluate(async () => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  }));
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(path.join(ARTIFACTS, `axe-${name}.json`), JSON.stringify(res.violations, null, 2));
+  return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+export function describeViolations(vs) {
+  return vs.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`).join('\n');
+}
+
+// --- steps --------------------------------------------------------------
+
+export async function moderatorLogin(page, lang = 'sv') {
+  await page.goto(url(`moderator&lang=${lang}`));
+  await page.getByLabel(lang === 'sv' ? 'Användarnamn' : 'User name').fill(MOD_USER);
+  await page.getByLabel(lang === 'sv' ? 'Lösenord' : 'Password').fill(MOD_PASSWORD);
+  await page.getByRole('button', { name: lang === 'sv' ? 'Logga in' : 'Log in' }).click();
+}
+
+/* Creates a workshop from the rooms page; returns its join code. */
+export async function createWorkshop(page, title) {
+  await page.getByLabel('Namn på workshoppen').fill(title);
+  await page.getByRole('button', { name: 'Skapa', exact: true }).click();
+  const code = page.locator('.joincode__code');
+  await code.waitFor();
+  return (await code.textContent()).trim();
+}
+
+export async function join(page, code, name) {
+  await page.goto(url(`code=${code}`));
+  await page.getByLabel('Ditt namn').fill(name);
+  await page.getByRole('button', { name: 'Gå med' }).click();
+  await page.locator('[data-conn="online"]').waitFor();
+}
+
+/* Writes a note in the participant view (in column `column`, default 0). */
+export async function writeNote(page, text, column) {
+  await page.getByLabel('Lappens text').fill(text);
+  if (column !== undefined) await page.getByLabel('Kolumn').selectOption(String(column));
+  await page.getByRole('button', { name: 'Lägg upp lappen' }).click();
+}
+
+export function noteByText(page, text) {
+  return page.locator('li.note[data-id]', { hasText: text });
+}
