@@ -16,6 +16,7 @@
 #include "fault.h"
 #include "handlers.h"
 #include "log.h"
+#include "metrics.h"
 #include "room.h"
 #include "server.h"
 #include "store.h"
@@ -115,6 +116,7 @@ void dispatch_error(struct conn *c, const char *req_id, int code, const char *ms
 	char *s = tv_encode_reply_error(req_id && *req_id ? req_id : NULL, code,
 					msg && *msg ? msg : NULL, &len);
 	c->srv->stats.errors++;
+	metrics_count_error(&c->srv->stats, code);
 	log_debug("request.error", "conn=%s code=%s", c->key, tv_err_name(code));
 	struct tv_buf *b = s ? tv_buf_take(s, len) : NULL;
 	if (b) {

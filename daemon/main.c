@@ -14,6 +14,10 @@
  *   STOP:  destroy the lws context and the store inside the loop, let
  *          uv_run return, finish the lws teardown, uv_loop_close() == 0.
  * SIGHUP reloads the TLS certificate and key; connections stay open.
+ *
+ * The operator commands (admin, backup, restore) run instead of the daemon
+ * and live in admin_cli.c. A running daemon holds the data directory's
+ * lock (datadir.h) from before the store opens until it exits.
  */
 #include <errno.h>
 #include <signal.h>
@@ -25,14 +29,17 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "admin_cli.h"
 #include "auth.h"
 #include "config.h"
 #include "crypto.h"
+#include "datadir.h"
 #include "dispatch.h"
 #include "fault.h"
 #include "guard.h"
 #include "handlers.h"
 #include "log.h"
+#include "retention.h"
 #include "room.h"
 #include "server.h"
 #include "store.h"
@@ -49,6 +56,7 @@ struct daemon {
 	uv_timer_t shutdown_timer;
 	enum phase phase;
 	int64_t phase_since;
+	struct retention *retention;
 	char db_path[4200], cert[4200], key[4200];
 };
 
@@ -56,8 +64,10 @@ static void usage(FILE *fp)
 {
 	fprintf(fp,
 		"usage: tavlad [-c FILE] [--NAME VALUE ...]        run the daemon\n"
-		"       tavlad [-c FILE] admin user-add ORG USER   add a moderator account\n"
-		"                                                  (password on stdin)\n"
+		"       tavlad [-c FILE] admin COMMAND ...         accounts, rooms, erasure\n"
+		"                                                  (tavlad admin help lists them)\n"
+		"       tavlad [-c FILE] backup DEST               online backup of the database\n"
+		"       tavlad [-c FILE] restore SRC               replace it (tavlad stopped)\n"
 		"       tavlad --print-config                      print the example config\n"
 		"       tavlad --version | --help\n\n"
 		"Settings (config file keys; every one is also a --NAME VALUE flag):\n");
@@ -107,6 +117,8 @@ static void shutdown_tick(uv_timer_t *t)
 		close_handle((uv_handle_t *)&d->sig_int);
 		close_handle((uv_handle_t *)&d->sig_term);
 		close_handle((uv_handle_t *)&d->sig_hup);
+		retention_stop(d->retention);
+		d->retention = NULL;
 		ws_server_destroy(srv->ws);
 		/* Writes have drained; the writer's wake-up handle is the last
 		 * thing of ours keeping the loop alive. */
@@ -222,41 +234,13 @@ static int demo_setup(struct daemon *d)
 	return room_ops_create_internal(&d->srv, org, "workshop", "Demo workshop", demo_created);
 }
 
-/* ---- admin ------------------------------------------------------------------------ */
-
-static int admin(struct daemon *d, int argc, char **argv)
-{
-	if (argc != 4 || strcmp(argv[1], "user-add") != 0) {
-		fprintf(stderr, "usage: tavlad [-c FILE] admin user-add ORG USER  (password on stdin)\n");
-		return 2;
-	}
-	char pw[512];
-	if (!fgets(pw, sizeof pw, stdin)) {
-		fprintf(stderr, "tavlad: admin: expected the password on stdin\n");
-		return 2;
-	}
-	pw[strcspn(pw, "\r\n")] = 0;
-	if (strlen(pw) < 8) {
-		fprintf(stderr, "tavlad: admin: the password must have at least 8 characters\n");
-		return 2;
-	}
-	char hash[256], err[300];
-	if (auth_hash_password(pw, (unsigned)d->cfg.argon2_m_kib, (unsigned)d->cfg.argon2_t, hash,
-			       sizeof hash)) {
-		fprintf(stderr, "tavlad: admin: hashing failed\n");
-		return 1;
-	}
-	memset(pw, 0, sizeof pw);
-	int rc = store_admin_user_add(d->db_path, argv[2], argv[3], hash, err, sizeof err);
-	if (rc) {
-		fprintf(stderr, "tavlad: admin: %s\n", err);
-		return 1;
-	}
-	printf("added moderator %s to %s\n", argv[3], argv[2]);
-	return 0;
-}
-
 /* ---- start-up --------------------------------------------------------------------- */
+
+/* The words that run an operator command instead of the daemon. */
+static int is_command(const char *a)
+{
+	return strcmp(a, "admin") == 0 || strcmp(a, "backup") == 0 || strcmp(a, "restore") == 0;
+}
 
 static int parse_args(struct daemon *d, int argc, char **argv, int *sub)
 {
@@ -264,7 +248,7 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *sub)
 	*sub = 0;
 	/* -c first, so flags override the file whatever their order. */
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "admin") == 0)
+		if (is_command(argv[i]))
 			break;
 		if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
 			if (i + 1 >= argc) {
@@ -280,7 +264,7 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *sub)
 	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (strcmp(a, "admin") == 0) {
+		if (is_command(a)) {
 			*sub = i;
 			return 0;
 		}
@@ -354,9 +338,26 @@ int main(int argc, char **argv)
 	}
 	snprintf(d.db_path, sizeof d.db_path, "%s/tavla.db", d.cfg.data_dir);
 	if (sub) {
-		rc = admin(&d, argc - sub, argv + sub);
+		const char *cmd = argv[sub];
+		if (strcmp(cmd, "backup") == 0)
+			rc = admin_cli_backup(&d.cfg, d.db_path, argc - sub, argv + sub);
+		else if (strcmp(cmd, "restore") == 0)
+			rc = admin_cli_restore(&d.cfg, d.db_path, argc - sub, argv + sub);
+		else
+			rc = admin_cli_main(&d.cfg, d.db_path, argc - sub, argv + sub);
 		config_free(&d.cfg);
 		return rc;
+	}
+	/* Held until exit (the kernel releases it however the process ends). */
+	int lock = datadir_lock(d.cfg.data_dir);
+	if (lock < 0) {
+		if (lock == -EWOULDBLOCK)
+			fprintf(stderr, "tavlad: another tavlad is running on %s\n", d.cfg.data_dir);
+		else
+			fprintf(stderr, "tavlad: cannot lock %s/tavlad.lock: %s\n", d.cfg.data_dir,
+				strerror(-lock));
+		config_free(&d.cfg);
+		return 1;
 	}
 	if (!dispatch_table_complete()) {
 		fprintf(stderr, "tavlad: an op has no handler\n");
@@ -386,6 +387,7 @@ int main(int argc, char **argv)
 	struct tv_server *srv = &d.srv;
 	srv->cfg = &d.cfg;
 	srv->loop = &d.loop;
+	srv->started_ms = server_now_ms();
 	map_init(&srv->rooms_by_id);
 	map_init(&srv->conns_by_id);
 	map_init(&srv->pending);
@@ -425,6 +427,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (d.cfg.demo && demo_setup(&d))
 		log_error("demo.failed", NULL);
+	d.retention = retention_start(srv);
 
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 
 struct presence {
@@ -80,10 +81,16 @@ static int replay(struct room *r)
 
 static int room_load(struct tv_server *srv, struct store_room *sr, struct room **out)
 {
+	/* A retention write is deciding which idle rooms to delete from a
+	 * snapshot of the loaded ones; a room loaded now could be deleted
+	 * under it. The write takes milliseconds: the client retries. */
+	if (srv->retention_inflight)
+		return -TV_E_OVERLOADED;
 	struct room *r = calloc(1, sizeof *r);
 	if (!r)
 		return -TV_E_INTERNAL;
 	r->srv = srv;
+	r->archived = sr->archived;
 	memcpy(r->id, sr->id, sizeof r->id);
 	memcpy(r->org_id, sr->org_id, sizeof r->org_id);
 	memcpy(r->code, sr->code, sizeof r->code);
@@ -335,6 +342,7 @@ static void write_done(struct store_write *w)
 		rw->seq = rw->ev.seq;
 		if (e) {
 			r->srv->stats.events_published++;
+			metrics_count_event(&r->srv->stats, e->kind);
 			room_apply(r, e);
 			ring_push(r, e);
 		}

@@ -85,6 +85,7 @@ struct room {
 	struct workshop *ws; /* rooms of kind workshop: state derived from events */
 	uv_timer_t *timer;   /* the workshop timer's expiry (own allocation) */
 	unsigned pins;       /* reasons to stay loaded besides subscribers */
+	int archived;        /* tavlad admin room-archive: join refused */
 	int timer_pinned;
 };
 

@@ -21,13 +21,20 @@
 #include "clock.h" /* server_now_ms(), for every module that includes this */
 #include "config.h"
 #include "map.h"
+#include "tv_protocol.h"
 
 struct store;
 struct ws_server;
 
+/* Counters for GET /metrics (metrics.c renders them). Loop thread only;
+ * the store keeps its writer's own measurements (store_metrics()). */
+#define TV_STATS_KINDS 24 /* event kinds counted by name; see metrics.c */
 struct tv_stats {
 	uint64_t connections_total, connections_open;
 	uint64_t requests, errors, events_published, slow_closed;
+	uint64_t events_by_kind[TV_STATS_KINDS + 1]; /* last: any other kind */
+	uint64_t errors_by_code[TV_E__COUNT];        /* index: TV_E_x */
+	uint64_t retention_deleted;                  /* rooms deleted by retention */
 };
 
 struct tv_server {
@@ -42,6 +49,8 @@ struct tv_server {
 	uint64_t next_conn_id;
 	unsigned hashes_in_flight;  /* argon2 verifications running */
 	int stopping;
+	int64_t started_ms;         /* wall clock at start, for /metrics */
+	int retention_inflight;     /* a retention write is queued: no room loads */
 	struct tv_stats stats;
 	/* The demo set-up prints its join code when its room commits. */
 	char demo_org_id[16];

@@ -400,6 +400,10 @@ int handle_join(struct tv_ctx *ctx)
 	int rc = code ? room_by_code(ctx->srv, code, &r) : room_get(ctx->srv, room_id, &r);
 	if (rc)
 		return rc;
+	if (r->archived) {
+		room_release_if_idle(r);
+		return -TV_E_ROOM_ARCHIVED;
+	}
 	unsigned role = c->state == CONN_IDENT
 		? room_role_of(r, c->ident.id, c->ident.kind, c->ident.org_id) : 0;
 	if ((!role && room_id) || role == ROOM_ROLE_REMOVED) {

@@ -27,6 +27,7 @@
 #include "fault.h"
 #include "log.h"
 #include "map.h"
+#include "store_internal.h"
 
 /* ---- schema ----------------------------------------------------------------
  * migrations[i] moves a database from user_version i to i+1. Append only. */
@@ -62,6 +63,12 @@ static const char *const migrations[] = {
 	"  identity_id TEXT NOT NULL, client_id TEXT NOT NULL,"
 	"  fingerprint BLOB NOT NULL, result TEXT NOT NULL, room_id TEXT,"
 	"  created INTEGER NOT NULL, PRIMARY KEY (identity_id, client_id)) WITHOUT ROWID;",
+	/* 1 -> 2: archived rooms (tavlad admin room-archive); the readiness
+	 * probe's one row (a real write with its fsync, see store_write.probe);
+	 * the index that finds an identity's events for export and erasure. */
+	"ALTER TABLE rooms ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE probe(id INTEGER PRIMARY KEY CHECK (id = 1), ts INTEGER NOT NULL);"
+	"CREATE INDEX events_by_author ON events(author_id) WHERE author_id IS NOT NULL;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -73,16 +80,16 @@ enum rd_stmt {
 };
 static const char *const rd_sql[RD__COUNT] = {
 	[RD_ROOM_GET] = "SELECT r.id, r.org_id, r.code, r.kind, r.title, r.created,"
-		" (SELECT coalesce(max(seq),0) FROM events e WHERE e.room_id = r.id)"
+		" (SELECT coalesce(max(seq),0) FROM events e WHERE e.room_id = r.id), r.archived"
 		" FROM rooms r WHERE r.id = ?1",
 	[RD_ROOM_BY_CODE] = "SELECT r.id, r.org_id, r.code, r.kind, r.title, r.created,"
-		" (SELECT coalesce(max(seq),0) FROM events e WHERE e.room_id = r.id)"
+		" (SELECT coalesce(max(seq),0) FROM events e WHERE e.room_id = r.id), r.archived"
 		" FROM rooms r WHERE r.code = ?1",
 	[RD_ROOMS_ORG] = "SELECT r.id, r.org_id, r.code, r.kind, r.title, r.created,"
-		" (SELECT coalesce(max(seq),0) FROM events e WHERE e.room_id = r.id)"
+		" (SELECT coalesce(max(seq),0) FROM events e WHERE e.room_id = r.id), r.archived"
 		" FROM rooms r WHERE r.org_id = ?1 ORDER BY r.created, r.id",
 	[RD_ROOMS_MEMBER] = "SELECT r.id, r.org_id, r.code, r.kind, r.title, r.created,"
-		" (SELECT coalesce(max(seq),0) FROM events e WHERE e.room_id = r.id)"
+		" (SELECT coalesce(max(seq),0) FROM events e WHERE e.room_id = r.id), r.archived"
 		" FROM rooms r JOIN members m ON m.room_id = r.id"
 		" WHERE m.identity_id = ?1 ORDER BY r.created, r.id",
 	[RD_TOKEN] = "SELECT i.id, coalesce(i.org_id,''), i.kind, i.name, t.used"
@@ -100,7 +107,7 @@ static const char *const rd_sql[RD__COUNT] = {
 
 enum wr_stmt {
 	WR_BEGIN, WR_COMMIT, WR_ROLLBACK, WR_ROOM, WR_IDENTITY, WR_TOKEN, WR_MEMBER,
-	WR_EVENT, WR_REQUEST, WR_HEAD, WR_MEMBER_SET, WR_REQUEST_GET, WR__COUNT
+	WR_EVENT, WR_REQUEST, WR_HEAD, WR_MEMBER_SET, WR_REQUEST_GET, WR_PROBE, WR__COUNT
 };
 static const char *const wr_sql[WR__COUNT] = {
 	[WR_BEGIN] = "BEGIN IMMEDIATE",
@@ -122,6 +129,15 @@ static const char *const wr_sql[WR__COUNT] = {
 		" VALUES (?1, ?2, ?3, ?4)",
 	[WR_REQUEST_GET] = "SELECT fingerprint, result FROM requests"
 		" WHERE identity_id = ?1 AND client_id = ?2",
+	[WR_PROBE] = "INSERT OR REPLACE INTO probe(id, ts) VALUES (1, ?1)",
+};
+
+/* Histogram bounds (upper, inclusive) of the writer's measurements. */
+static const double lat_bounds[STORE_LAT_BUCKETS] = {
+	0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5
+};
+static const double batch_bounds[STORE_BATCH_BUCKETS] = {
+	1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096
 };
 
 struct store {
@@ -141,6 +157,8 @@ struct store {
 	uv_async_t async;
 	/* Writer-thread only: last stored seq per room (see file comment). */
 	struct map heads;
+	/* Measured by the writer, read by store_metrics(); under mu. */
+	struct store_metrics m;
 };
 
 static int sql_err(int rc)
@@ -157,7 +175,7 @@ static int sql_err(int rc)
 	}
 }
 
-static int open_db(sqlite3 **db, const char *path, int sync_full, char *err, size_t errlen)
+int store__open_db(sqlite3 **db, const char *path, int sync_full, char *err, size_t errlen)
 {
 	int rc = sqlite3_open_v2(path, db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -186,7 +204,7 @@ static int open_db(sqlite3 **db, const char *path, int sync_full, char *err, siz
 	return 0;
 }
 
-static int migrate(sqlite3 *db, char *err, size_t errlen)
+int store__migrate(sqlite3 *db, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	int version = 0;
@@ -316,6 +334,18 @@ static int apply(struct store *s, struct store_write *w)
 	sqlite3_stmt *st;
 	int rc;
 	w->duplicate = 0;
+	if (w->probe) {
+		st = s->ws[WR_PROBE];
+		sqlite3_bind_int64(st, 1, w->now_ms);
+		if ((rc = step_done(st)))
+			return rc;
+	}
+	if (w->retention.before_ms) {
+		rc = store__retention(s->wr, w->retention.before_ms, w->retention.keep,
+				      w->retention.keep_arg, &w->retention.deleted);
+		if (rc)
+			return rc;
+	}
 	if (w->request.identity_id) {
 		rc = find_request(s, w);
 		if (rc)
@@ -431,9 +461,29 @@ static int commit_batch(struct store *s, struct store_write *first, struct store
 	return 0;
 }
 
-static void finish(struct store *s, struct store_write *first, struct store_write *last)
+static int bucket(const double *bounds, int n, double v)
+{
+	int i = 0;
+	while (i < n && v > bounds[i])
+		i++;
+	return i; /* n: above the last bound (+Inf) */
+}
+
+/* Hands a finished batch back to the loop; records how long its commit
+ * took (seconds, 0 when it failed) and how many writes it held. */
+static void finish(struct store *s, struct store_write *first, struct store_write *last,
+		   double secs, int n, int failed)
 {
 	pthread_mutex_lock(&s->mu);
+	if (failed) {
+		s->m.commits_failed++;
+	} else {
+		s->m.commit_buckets[bucket(lat_bounds, STORE_LAT_BUCKETS, secs)]++;
+		s->m.commit_sum += secs;
+		s->m.commits++;
+		s->m.batch_buckets[bucket(batch_bounds, STORE_BATCH_BUCKETS, n)]++;
+		s->m.batch_sum += (uint64_t)n;
+	}
 	if (s->d_tail)
 		s->d_tail->next = first;
 	else
@@ -469,7 +519,11 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&s->mu);
 
 		struct store_write *failed;
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		int rc = commit_batch(s, first, &failed);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
 		if (rc && n > 1) {
 			/* Isolate the failure: commit each write on its own, so one
 			 * bad write does not fail its neighbours. */
@@ -485,7 +539,7 @@ static void *writer_main(void *arg)
 		}
 		if (rc && n == 1)
 			log_warn("store.write_failed", "code=%s", tv_err_name(rc));
-		finish(s, first, last);
+		finish(s, first, last, secs, n, rc != 0);
 	}
 	return NULL;
 }
@@ -527,6 +581,16 @@ size_t store_pending(struct store *s)
 	return s->pending;
 }
 
+void store_metrics(struct store *s, struct store_metrics *out)
+{
+	pthread_mutex_lock(&s->mu);
+	*out = s->m;
+	pthread_mutex_unlock(&s->mu);
+	out->lat_bounds = lat_bounds;
+	out->batch_bounds = batch_bounds;
+	out->pending = s->pending;
+}
+
 int store_open(struct store **out, uv_loop_t *loop, const struct store_opts *o,
 	       char *err, size_t errlen)
 {
@@ -539,11 +603,11 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_opts *o,
 	map_init(&s->heads);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	int rc = open_db(&s->wr, o->path, o->sync_full, err, errlen);
+	int rc = store__open_db(&s->wr, o->path, o->sync_full, err, errlen);
 	if (!rc)
-		rc = migrate(s->wr, err, errlen);
+		rc = store__migrate(s->wr, err, errlen);
 	if (!rc)
-		rc = open_db(&s->rd, o->path, o->sync_full, err, errlen);
+		rc = store__open_db(&s->rd, o->path, o->sync_full, err, errlen);
 	if (!rc)
 		rc = prepare_all(s->wr, wr_sql, s->ws, WR__COUNT, err, errlen);
 	if (!rc)
@@ -617,6 +681,7 @@ static int read_room(sqlite3_stmt *st, struct store_room *r)
 	r->title = strdup(t ? (const char *)t : "");
 	r->created = sqlite3_column_int64(st, 5);
 	r->head = (uint64_t)sqlite3_column_int64(st, 6);
+	r->archived = sqlite3_column_int(st, 7) != 0;
 	return r->title ? 0 : -TV_E_INTERNAL;
 }
 
@@ -805,9 +870,9 @@ static int64_t now_ms(void)
 
 static int admin_open(sqlite3 **db, const char *path, char *err, size_t errlen)
 {
-	int rc = open_db(db, path, 1, err, errlen);
+	int rc = store__open_db(db, path, 1, err, errlen);
 	if (!rc)
-		rc = migrate(*db, err, errlen);
+		rc = store__migrate(*db, err, errlen);
 	return rc;
 }
 

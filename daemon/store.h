@@ -74,6 +74,15 @@ struct store_write {
 	 * final text is stored and handed back in `reply`. */
 	struct { const char *identity_id, *client_id, *room_id, *result;
 	         const unsigned char *fingerprint; int add_seq; } request;
+	/* A readiness probe: rewrites the one row of `probe`, so a commit
+	 * (with its fsync) shows the database is writable now. */
+	int probe;
+	/* Retention: deletes every room whose last event (or creation, for a
+	 * room without events) is older than before_ms, except those for
+	 * which keep(keep_arg, room_id) returns 1 (rooms loaded in memory).
+	 * The writer sets deleted to the number of rooms deleted. */
+	struct { int64_t before_ms; int (*keep)(void *arg, const char *room_id);
+	         void *keep_arg; long deleted; } retention;
 	int64_t now_ms;
 	/* Set by the writer: */
 	int duplicate;                          /* the request was done before */
@@ -88,12 +97,30 @@ void store_submit(struct store *s, struct store_write *w);
 /* Writes queued or in flight (for shutdown and metrics). */
 size_t store_pending(struct store *s);
 
+/* What the writer measured since the store opened. Histogram buckets are
+ * per bucket, not cumulative: buckets[i] counts values <= bounds[i] and
+ * > bounds[i-1]; buckets[N] counts values above the last bound. */
+#define STORE_LAT_BUCKETS 13
+#define STORE_BATCH_BUCKETS 12
+struct store_metrics {
+	const double *lat_bounds, *batch_bounds; /* static; N entries each */
+	uint64_t commit_buckets[STORE_LAT_BUCKETS + 1];
+	double commit_sum;          /* seconds, committed batches only */
+	uint64_t commits, commits_failed;
+	uint64_t batch_buckets[STORE_BATCH_BUCKETS + 1];
+	uint64_t batch_sum;         /* writes in committed batches */
+	size_t pending;
+};
+/* A consistent copy (the writer's mutex is held while copying). Thread: loop. */
+void store_metrics(struct store *s, struct store_metrics *out);
+
 /* ---- reads (loop thread) ------------------------------------------------- */
 struct store_room {
 	char id[TV_ID_LEN + 1], org_id[TV_ID_LEN + 1], code[8], kind[17];
 	char *title; /* malloc'd; store_room_clear frees */
 	int64_t created;
 	uint64_t head; /* last stored seq */
+	int archived;  /* tavlad admin room-archive: no joins, no writes */
 };
 void store_room_clear(struct store_room *r);
 /* 0 and *out, -TV_E_ROOM_NOT_FOUND, or -TV_E_STORAGE_ERROR. */
@@ -140,5 +167,44 @@ int store_admin_user_add(const char *db_path, const char *org, const char *user,
 /* Organisation id by name, creating it: used by the demo set-up. */
 int store_admin_org_id(const char *db_path, const char *org, char out[TV_ID_LEN + 1],
                        char *err, size_t errlen);
+
+/* The rest lives in store_admin.c. Each opens its own connection to the
+ * database file; those marked "stopped" must only run while no daemon uses
+ * the data directory (the caller checks its lock, see datadir.h), because
+ * a running daemon keeps rooms and identities in memory. Each returns 0 or
+ * negative with a message in err. */
+
+/* Online backup to dest (a new file; replaced atomically when it exists):
+ * SQLite's backup API from a read snapshot of the live database, then
+ * PRAGMA integrity_check on the copy. Safe while a daemon runs. */
+int store_admin_backup(const char *db_path, const char *dest, char *err, size_t errlen);
+/* Stopped. Checks src, keeps the current database as db_path.pre-restore,
+ * then copies src over db_path (and migrates it to this schema). */
+int store_admin_restore(const char *db_path, const char *src, char *err, size_t errlen);
+/* Creates an organisation; -EEXIST when it exists. Safe while running. */
+int store_admin_org_add(const char *db_path, const char *org, char *err, size_t errlen);
+/* Replaces an account's password hash and ends its sessions (tokens).
+ * -ENOENT when there is no such user. Safe while running (an open
+ * connection keeps its identity until it closes). */
+int store_admin_passwd(const char *db_path, const char *user, const char *pwhash,
+                       char *err, size_t errlen);
+/* Writes one line per room (id code kind title head created archived,
+ * tab-separated) to out, of one organisation (by name) or all. */
+int store_admin_rooms(const char *db_path, const char *org, void *out_file,
+                      char *err, size_t errlen);
+/* Stopped. Marks a room archived: joins refused with room_archived. */
+int store_admin_room_archive(const char *db_path, const char *room, char *err, size_t errlen);
+/* Stopped. Deletes a room with its events, members and requests. */
+int store_admin_room_delete(const char *db_path, const char *room, char *err, size_t errlen);
+/* Writes everything stored about one identity as one JSON object to out.
+ * Safe while running. -ENOENT when there is no such identity. */
+int store_admin_export_identity(const char *db_path, const char *id, void *out_file,
+                                char *err, size_t errlen);
+/* Stopped. GDPR erasure of one identity (see store_admin.c for exactly
+ * what is kept). -ENOENT when there is no such identity. */
+int store_admin_erase_identity(const char *db_path, const char *id, char *err, size_t errlen);
+/* Stopped. Deletes rooms idle for more than days; *deleted counts them. */
+int store_admin_retention(const char *db_path, long days, long *deleted, char *err,
+                          size_t errlen);
 
 #endif

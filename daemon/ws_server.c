@@ -27,6 +27,7 @@
 #include "conn.h"
 #include "guard.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "tls_cert.h"
 #include "web_assets.h"
@@ -66,6 +67,12 @@ struct pss_http {
 	int status;
 	const unsigned char *body; /* what is left to send */
 	size_t left;
+	/* /metrics and /readyz (ops_request): */
+	char *owned;          /* malloc'd body that `body` points into */
+	const char *mime;
+	struct metrics_probe *probe; /* /readyz waiting for the store */
+	struct lws *wsi;
+	int deferred;         /* headers wait for the probe's answer */
 };
 
 static struct ws_server *ws_of(struct lws *wsi)
@@ -349,6 +356,126 @@ static int peer_addr(int fd, char *out, size_t outlen)
 
 /* ---- plain HTTPS ------------------------------------------------------------------- */
 
+/* ---- /metrics and /readyz ---- */
+
+static void ops_release(struct pss_http *pss)
+{
+	metrics_probe_cancel(pss->probe);
+	pss->probe = NULL;
+	free(pss->owned);
+	pss->owned = NULL;
+	pss->deferred = 0;
+}
+
+/* Sets the reply to a copy of text (or takes body, malloc'd). 0 or -1. */
+static int ops_reply(struct pss_http *pss, int status, const char *mime, char *body, size_t len,
+		     const char *text)
+{
+	if (!body) {
+		text = text ? text : "";
+		len = strlen(text);
+		if (!(body = malloc(len + 1)))
+			return -1;
+		memcpy(body, text, len + 1);
+	}
+	pss->status = status;
+	pss->mime = mime;
+	pss->owned = body;
+	pss->body = (const unsigned char *)body;
+	pss->left = len;
+	return 0;
+}
+
+/* GET /metrics is for the networks in metrics_allow, or for anyone sending
+ * "Authorization: Bearer <metrics_token>". The token is never logged. */
+static int metrics_access(struct lws *wsi, const struct tv_config *cfg)
+{
+	char addr[64] = "";
+	lws_get_peer_simple(wsi, addr, sizeof addr);
+	if (cfg->metrics_allow[0] && metrics_addr_allowed(cfg->metrics_allow, addr))
+		return 1;
+	if (!cfg->metrics_token[0] || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) <= 0)
+		return 0;
+	char auth[400];
+	if (lws_hdr_copy(wsi, auth, sizeof auth, WSI_TOKEN_HTTP_AUTHORIZATION) < 0 ||
+	    strncmp(auth, "Bearer ", 7) != 0)
+		return 0;
+	const char *got = auth + 7, *want = cfg->metrics_token;
+	size_t n = strlen(want);
+	if (strlen(got) != n)
+		return 0;
+	unsigned char diff = 0; /* constant time in the token's length */
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(got[i] ^ want[i]);
+	return diff == 0;
+}
+
+static const char text_plain[] = "text/plain; charset=utf-8";
+
+static void readyz_done(void *arg, int status)
+{
+	struct pss_http *pss = arg;
+	char msg[160];
+	pss->probe = NULL;
+	snprintf(msg, sizeof msg, "not ready: the store refused a write (%s)\n", tv_err_name(status));
+	if (ops_reply(pss, status ? HTTP_STATUS_SERVICE_UNAVAILABLE : HTTP_STATUS_OK, text_plain,
+		      NULL, 0, status ? msg : "ready\n"))
+		ops_reply(pss, HTTP_STATUS_INTERNAL_SERVER_ERROR, text_plain, NULL, 0, "");
+	lws_callback_on_writable(pss->wsi);
+}
+
+/* Prepares the reply to GET /metrics or /readyz. Returns 1 when status,
+ * body and mime are set (the caller writes the headers), 0 when the reply
+ * waits for the readiness probe (deferred), -1 on failure. */
+static int ops_request(struct lws *wsi, struct ws_server *ws, struct pss_http *pss,
+		       const char *path)
+{
+	struct tv_server *srv = ws->srv;
+	pss->wsi = wsi;
+	if (strcmp(path, "/metrics") == 0) {
+		if (!metrics_access(wsi, srv->cfg)) {
+			char addr[64] = "";
+			lws_get_peer_simple(wsi, addr, sizeof addr);
+			log_info("http.metrics_refused", "addr=%s", addr);
+			return ops_reply(pss, HTTP_STATUS_FORBIDDEN, text_plain, NULL, 0,
+					 "forbidden: see metrics_allow and metrics_token\n") ? -1 : 1;
+		}
+		size_t len = 0;
+		char *body = metrics_render(srv, ws->ctx != NULL, &len);
+		return body && !ops_reply(pss, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
+					  body, len, NULL) ? 1 : -1;
+	}
+	if (srv->stopping || !srv->store)
+		return ops_reply(pss, HTTP_STATUS_SERVICE_UNAVAILABLE, text_plain, NULL, 0,
+				 "not ready: shutting down\n") ? -1 : 1;
+	if (!ws->ctx)
+		return ops_reply(pss, HTTP_STATUS_SERVICE_UNAVAILABLE, text_plain, NULL, 0,
+				 "not ready: no certificate loaded\n") ? -1 : 1;
+	/* The certificate is loaded (a failed reload keeps the old pair);
+	 * whether the store takes a write now is for the probe to say. */
+	pss->deferred = 1;
+	pss->status = 0;
+	pss->probe = metrics_probe_start(srv, readyz_done, pss);
+	return pss->probe ? 0 : -1;
+}
+
+/* The headers of a deferred reply, once the probe answered. */
+static int ops_write_headers(struct lws *wsi, struct pss_http *pss)
+{
+	if (!pss->status)
+		return 0; /* a spurious writeable: the probe is still out */
+	unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+		*end = buf + sizeof buf - 1;
+	if (lws_add_http_common_headers(wsi, (unsigned)pss->status, pss->mime, pss->left, &p, end) ||
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+					 (const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	pss->deferred = 0;
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
 static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		   size_t len)
 {
@@ -391,7 +518,13 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		const char *path = in ? (const char *)in : "";
 		const char *mime = "text/plain; charset=utf-8";
 		const struct web_asset *a;
-		if (strcmp(path, "/healthz") == 0) {
+		ops_release(pss);
+		if (strcmp(path, "/metrics") == 0 || strcmp(path, "/readyz") == 0) {
+			int r = ops_request(wsi, ws_of(wsi), pss, path);
+			if (r <= 0)
+				return r < 0 ? -1 : 0;
+			mime = pss->mime;
+		} else if (strcmp(path, "/healthz") == 0) {
 			pss->status = HTTP_STATUS_OK;
 			pss->body = (const unsigned char *)ok;
 			pss->left = sizeof ok - 1;
@@ -419,6 +552,8 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	}
 
 	case LWS_CALLBACK_HTTP_WRITEABLE: {
+		if (pss->deferred)
+			return ops_write_headers(wsi, pss);
 		/* The body in chunks, one write per writeable callback. */
 		unsigned char buf[LWS_PRE + 16384];
 		size_t n = pss->left < 16384 ? pss->left : 16384;
@@ -434,8 +569,13 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			lws_callback_on_writable(wsi);
 			return 0;
 		}
+		ops_release(pss);
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
 	}
+
+	case LWS_CALLBACK_CLOSED_HTTP:
+		ops_release(pss);
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
 
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
