@@ -31,6 +31,7 @@
 #include "server.h"
 #include "tls_cert.h"
 #include "web_assets.h"
+#include "ws_fallback.h"
 
 _Static_assert(LWS_PRE <= TV_WIRE_PRE, "tv_buf headroom must fit the lws frame header");
 
@@ -55,6 +56,7 @@ struct ws_server {
 	 * (see flush_woken). Linked through conn->flush_next. */
 	struct conn *woken;
 	uv_check_t flush;
+	struct ws_fallback *fallback;
 	char scratch[TV_WIRE_PRE + SCRATCH_CAP];
 };
 
@@ -64,6 +66,7 @@ struct pss_ws {
 };
 
 struct pss_http {
+	struct fb_req fb; /* requests under /api/ (ws_fallback.c) */
 	int status;
 	const unsigned char *body; /* what is left to send */
 	size_t left;
@@ -281,6 +284,17 @@ static void unlink_woken(struct ws_server *ws, struct conn *c)
 	c->flush_queued = 0;
 }
 
+void ws_server_send_hello(struct ws_server *ws, struct conn *c)
+{
+	char hello[256];
+	int n = snprintf(hello, sizeof hello,
+			 "{\"type\":\"hello\",\"protocol\":\"%s\",\"server\":\"tavlad %s\","
+			 "\"limits\":{\"max_message\":%lld,\"page\":%lld}}",
+			 TV_PROTOCOL_NAME, TAVLA_VERSION, ws->srv->cfg->max_message,
+			 ws->srv->cfg->page_events);
+	conn_send_copy(c, hello, (size_t)n);
+}
+
 static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		 size_t len)
 {
@@ -299,13 +313,7 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		if (!pss->c)
 			return -1;
 		ws->open++;
-		char hello[256];
-		int n = snprintf(hello, sizeof hello,
-				 "{\"type\":\"hello\",\"protocol\":\"%s\",\"server\":\"tavlad %s\","
-				 "\"limits\":{\"max_message\":%lld,\"page\":%lld}}",
-				 TV_PROTOCOL_NAME, TAVLA_VERSION, ws->srv->cfg->max_message,
-				 ws->srv->cfg->page_events);
-		conn_send_copy(pss->c, hello, (size_t)n);
+		ws_server_send_hello(ws, pss->c);
 		return 0;
 	}
 
@@ -482,6 +490,15 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	struct pss_http *pss = user;
 	struct ws_server *ws;
 	static const char ok[] = "ok\n", missing[] = "not found\n";
+	if (pss && (reason == LWS_CALLBACK_HTTP || reason == LWS_CALLBACK_HTTP_BODY ||
+		    reason == LWS_CALLBACK_HTTP_BODY_COMPLETION ||
+		    reason == LWS_CALLBACK_HTTP_WRITEABLE || reason == LWS_CALLBACK_CLOSED_HTTP)) {
+		int ret;
+		ws = ws_of(wsi);
+		if (ws->fallback &&
+		    fallback_http(ws->fallback, wsi, (int)reason, &pss->fb, in, len, &ret))
+			return ret;
+	}
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION: {
 		ws = ws_of(wsi);
@@ -574,7 +591,8 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	}
 
 	case LWS_CALLBACK_CLOSED_HTTP:
-		ops_release(pss);
+		if (pss) /* NULL for a connection that never made a request */
+			ops_release(pss);
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 
 	default:
@@ -669,6 +687,7 @@ int ws_server_start(struct tv_server *srv, const char *cert, const char *key, ch
 		free(ws);
 		return -EINVAL;
 	}
+	ws->fallback = fallback_new(srv);
 	uv_check_init(srv->loop, &ws->flush);
 	ws->flush.data = ws;
 	uv_check_start(&ws->flush, flush_woken);
@@ -749,6 +768,8 @@ int ws_server_destroy(struct ws_server *ws)
 {
 	if (!ws)
 		return 1;
+	fallback_free(ws->fallback);
+	ws->fallback = NULL;
 	if (!uv_is_closing((uv_handle_t *)&ws->flush)) {
 		uv_check_stop(&ws->flush);
 		uv_close((uv_handle_t *)&ws->flush, NULL);

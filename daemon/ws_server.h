@@ -26,6 +26,10 @@ struct ws_server;
  * negative with err. */
 int ws_server_start(struct tv_server *srv, const char *cert, const char *key,
                     char *err, size_t errlen);
+struct conn;
+/* Queues the hello message (PROTOCOL.md 2.1) on a new connection of any
+ * transport. */
+void ws_server_send_hello(struct ws_server *ws, struct conn *c);
 /* Port actually listened on. */
 int ws_server_port(struct ws_server *ws);
 /* Reloads certificate and key for new connections; existing ones keep
