@@ -13,7 +13,8 @@ build="build-essential cmake pkg-config libuv1-dev libwebsockets-dev
   libargon2-dev libcmocka-dev ca-certificates libutf8proc-dev libstemmer-dev
   hunspell-sv"
 # clang and its compiler-rt (libFuzzer, sanitizers) build tests/fuzz.
-test="python3 python3-websockets sqlite3 openssl curl sslscan clang libclang-rt-14-dev"
+# chromium runs the web client in tests/browser (with node and npm).
+test="python3 python3-websockets sqlite3 openssl curl sslscan clang libclang-rt-14-dev chromium"
 
 want="$build"
 [ "${1:-}" = "--test" ] && want="$want $test"

@@ -232,7 +232,7 @@ export function mountModerator(root, app) {
     const byId = {};
     if (s && s.tables) for (const x of s.tables) byId[x.id] = x;
     const cols = ['seated', 'present', 'writing', 'done', 'notes'];
-    return h('table', { class: 'status-table' },
+    return h('div', { class: 'status-wrap', tabindex: 0, role: 'region', 'aria-label': t('table_status') }, h('table', { class: 'status-table' },
       h('caption', { class: 'sr-only', text: t('table_status') }),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: t('table') }),
         cols.map((c) => h('th', { scope: 'col', text: t(`st_${c}`) })), h('th', { scope: 'col', text: t('st_state') }))),
@@ -242,7 +242,7 @@ export function mountModerator(root, app) {
         return h('tr', { 'data-table': tb.id }, h('th', { scope: 'row', text: tb.name }),
           cols.map((c) => h('td', { text: x[c] === undefined ? '–' : String(x[c]) })),
           h('td', { class: x.stuck ? 'warn' : '', text: state }));
-      })));
+      }))));
   }
 
   function renderTabs() {

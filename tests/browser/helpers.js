@@ -88,7 +88,7 @@ export async function join(page, code, name) {
   await page.goto(url(`code=${code}`));
   await page.getByLabel('Ditt namn').fill(name);
   await page.getByRole('button', { name: 'Gå med' }).click();
-  await page.locator('[data-conn="online"]').waitFor();
+  await page.locator('body[data-conn="online"]').waitFor();
 }
 
 /* Writes a note in the participant view (in column `column`, default 0). */

@@ -1,0 +1,101 @@
+// a11y.test.js: axe-core (WCAG 2.1 A and AA rules) on the join page, the
+// participant board and the moderator's views finds no serious or critical
+// violation; screenshots of each main view (the participant at 360 px wide)
+// go to tests/artifacts/; the English switch changes the page's language.
+
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, person, url, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot, axe, describeViolations } from './helpers.js';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser.close(); });
+
+async function noSerious(page, name) {
+  const v = await axe(page, name);
+  assert.equal(v.length, 0, `axe on ${name}:\n${describeViolations(v)}`);
+}
+
+test('join page, participant board and moderator views pass axe; screenshots', async () => {
+  const mod = await person(browser);
+  const M = mod.page;
+  M.setDefaultTimeout(15000);
+  await M.goto(url('moderator'));
+  await M.getByLabel('Användarnamn').waitFor();
+  await noSerious(M, 'moderator-login');
+  await shot(M, 'moderator-login');
+  await moderatorLogin(M);
+  await M.getByLabel('Namn på workshoppen').waitFor();
+  await noSerious(M, 'moderator-rooms');
+  const code = await createWorkshop(M, 'Nätverksträff för regionerna');
+  await M.getByLabel('Bordets namn').fill('Bord Norr');
+  await M.getByRole('button', { name: 'Skapa bord' }).click();
+  await M.getByLabel('Fråga eller rubrik').fill('Vad vill vi förändra?');
+  await M.getByLabel('Kolumner', { exact: true }).fill('Mål\nEffekt\nAktivitet');
+  await M.getByRole('button', { name: 'Skapa tavla' }).click();
+  await M.getByLabel('Fråga eller rubrik').fill('Intressenter');
+  await M.getByLabel('Form').selectOption('matrix');
+  await M.getByLabel('Vågrät axel').fill('Inflytande');
+  await M.getByLabel('Lodrät axel').fill('Intresse');
+  await M.getByRole('button', { name: 'Skapa tavla' }).click();
+  await M.getByRole('button', { name: 'Intressenter' }).waitFor();
+  await M.getByRole('button', { name: 'Skriva', exact: true }).click();
+  await M.getByRole('button', { name: 'Privat skrivande' }).click();
+  await M.locator('[data-key="private"][aria-pressed="true"]').waitFor();
+  await M.getByLabel('Minuter').fill('10');
+  await M.getByRole('button', { name: 'Starta' }).click();
+  await M.locator('.chip--timer').waitFor();
+
+  const p = await person(browser, { viewport: { width: 360, height: 740 } });
+  const P = p.page;
+  P.setDefaultTimeout(15000);
+  await P.goto(url(`code=${code}`));
+  await P.getByLabel('Ditt namn').waitFor();
+  await noSerious(P, 'join');
+  await shot(P, 'join-360');
+  await join(P, code, 'Åsa');
+  await P.getByRole('button', { name: 'Välj åt mig' }).click();
+  await P.getByText('Du sitter vid Bord Norr.').waitFor();
+  await writeNote(P, 'Fler unga i styrgruppen', 1);
+  await noteByText(P, 'Fler unga i styrgruppen').locator('.note__saved').waitFor();
+  const q = await person(browser, { viewport: { width: 360, height: 740 } });
+  await join(q.page, code, 'Bo');
+  await q.page.getByRole('button', { name: 'Bord Norr' }).click();
+  await writeNote(q.page, 'Gemensam kalender', 2);
+  await P.locator('li.note--placeholder').waitFor();
+  await P.locator('.chip--timer').waitFor();
+  await noSerious(P, 'participant-board');
+  await shot(P, 'participant-board-360');
+  // the move menu open, as a keyboard user sees it
+  await noteByText(P, 'Fler unga i styrgruppen').getByRole('button', { name: /^Flytta/ }).click();
+  await P.getByRole('button', { name: 'Till Aktivitet' }).waitFor();
+  await noSerious(P, 'participant-move-menu');
+  await shot(P, 'participant-move-menu-360');
+  await P.keyboard.press('Escape');
+  // matrix board
+  await P.getByRole('button', { name: 'Intressenter' }).click();
+  await P.getByLabel('Inflytande vågrätt (0–100)').fill('80');
+  await P.getByLabel('Intresse lodrätt (0–100)').fill('20');
+  await writeNote(P, 'Kommunerna');
+  await noteByText(P, 'Kommunerna').locator('.note__saved').waitFor();
+  await noSerious(P, 'participant-matrix');
+  await shot(P, 'participant-matrix-360');
+  // no horizontal scrolling at 360 px
+  const overflow = await P.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px at 360px`);
+
+  await M.getByRole('button', { name: 'Vad vill vi förändra?' }).click();
+  await noteByText(M, 'Fler unga i styrgruppen').waitFor();
+  await noSerious(M, 'moderator-dashboard');
+  await shot(M, 'moderator-dashboard-full');
+
+  // English
+  await P.getByRole('button', { name: 'Switch to English' }).click();
+  await P.getByRole('heading', { name: 'Write a note' }).waitFor();
+  assert.equal(await P.evaluate(() => document.documentElement.lang), 'en');
+  await P.locator('.chip--phase', { hasText: 'Phase: Write' }).waitFor();
+  await noSerious(P, 'participant-english');
+  await shot(P, 'participant-english-360');
+  for (const x of [M, P, q.page]) assert.deepEqual(x.errors, []);
+  for (const x of [mod, p, q]) await x.context.close();
+});

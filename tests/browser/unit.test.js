@@ -1,0 +1,112 @@
+// unit.test.js: the pure modules of the web client under node, without a
+// browser: state.js applied to the event sequences of PROTOCOL.md (private
+// writing, reveal, moves by a moderator, deletion and restore, approval,
+// timer, phases), and i18n.js (every key the code uses exists in Swedish
+// and English).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRoom, applyEvent, notesOf, isMine, myTable, timerRemaining, formatClock } from '../../clients/web/state.js';
+import { keys } from '../../clients/web/i18n.js';
+
+const web = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../clients/web');
+const R = 'r_k3v9q2m8x4bd';
+const ASA = { id: 'i_asa', name: 'Åsa' };
+const MOD = { id: 'i_mod', name: 'moderator' };
+let seq = 0;
+const ev = (kind, data, author = null) => ({ type: 'event', room: R, seq: ++seq, ts: 1, author, kind, data });
+
+test('a workshop as a tablemate of the author sees it', () => {
+  seq = 0;
+  const m = createRoom({ id: R, code: 'K7QF4M' }, 'i_bo', 'participant');
+  applyEvent(m, ev('room.created', { kind: 'workshop', title: 'Framtidsverkstad', code: 'K7QF4M' }, MOD));
+  applyEvent(m, ev('member.joined', { id: 'i_asa', name: 'Åsa', role: 'participant' }));
+  applyEvent(m, ev('table.created', { id: 't1', name: 'Bord 1' }, MOD));
+  applyEvent(m, ev('table.assigned', { identity: 'i_bo', table: 't1', prev: '', by_moderator: false }, { id: 'i_bo', name: 'Bo' }));
+  applyEvent(m, ev('board.created', { id: 'b1', title: 'Q', layout: 'columns', anonymity: 'named', premoderation: false, columns: ['Nu', 'Sen'] }, MOD));
+  applyEvent(m, ev('phase.changed', { phase: 'write', prev: 'setup' }, MOD));
+  applyEvent(m, ev('writing.changed', { private: true, prev: false }, MOD));
+  const c = applyEvent(m, ev('note.created', { id: 'n1', board: 'b1', table: 't1', hidden: true, pending: false }));
+  assert.equal(c.what, 'note.created');
+  assert.equal(myTable(m), 't1');
+  assert.equal(m.private, true);
+  let n = m.notes.n1;
+  assert.equal(n.placeholder, true);
+  assert.equal(n.text, null);
+  // the daemon resends nothing twice, but the model also refuses old seqs
+  assert.equal(applyEvent(m, { ...ev('note.created', { id: 'n9' }), seq: 3 }), null);
+  seq -= 1;
+  applyEvent(m, ev('writing.revealed', { notes: [{ id: 'n1', board: 'b1', table: 't1', column: 1, x: 0, y: 0, colour: 'pink', text: 'Hemlig idé', anonymity: 'named', hidden: false, pending: false, author: 'i_asa', author_name: 'Åsa' }], private: false }));
+  n = m.notes.n1;
+  assert.equal(n.text, 'Hemlig idé');
+  assert.equal(n.authorName, 'Åsa');
+  assert.equal(n.column, 1);
+  assert.equal(m.private, false);
+  assert.equal(isMine(m, n), false);
+  // a moderator moves it: the author stays Åsa
+  applyEvent(m, ev('note.updated', { id: 'n1', board: 'b1', table: 't1', anonymity: 'named', hidden: false, pending: false, owner: 'i_asa', column: 0, prev: { column: 1 }, by_moderator: true }, MOD));
+  assert.equal(m.notes.n1.column, 0);
+  assert.equal(m.notes.n1.authorName, 'Åsa');
+  applyEvent(m, ev('note.deleted', { id: 'n1', board: 'b1', table: 't1', anonymity: 'named', hidden: false, pending: false, owner: 'i_asa', by_moderator: true }, MOD));
+  assert.equal(notesOf(m, 'b1').length, 0);
+  assert.equal(notesOf(m, 'b1', { deleted: true })[0].text, null);
+  applyEvent(m, ev('note.restored', { id: 'n1', board: 'b1', table: 't1', column: 0, x: 0, y: 0, colour: 'pink', text: 'Hemlig idé', anonymity: 'named', hidden: false, pending: false, owner: 'i_asa', undo_of: seq }, MOD));
+  assert.equal(notesOf(m, 'b1')[0].text, 'Hemlig idé');
+  applyEvent(m, ev('phase.changed', { phase: 'group', prev: 'write', undo_of: 1 }, MOD));
+  assert.equal(m.phase, 'group');
+  applyEvent(m, ev('some.future.kind', { x: 1 }));
+  assert.equal(m.seq, seq, 'unknown kinds still advance seq');
+});
+
+test('own notes, approval and the timer', () => {
+  seq = 0;
+  const m = createRoom({ id: R }, 'i_asa', 'participant');
+  applyEvent(m, ev('board.created', { id: 'b3', title: 'T', layout: 'timeline', anonymity: 'anonymous', premoderation: true, columns: ['2030', '2050'] }, MOD));
+  applyEvent(m, ev('note.created', { id: 'n4', board: 'b3', table: '', column: 1, colour: 'yellow', text: 'Fossilfritt', anonymity: 'anonymous', hidden: false, pending: true }, ASA));
+  assert.equal(isMine(m, m.notes.n4), true);
+  assert.equal(m.notes.n4.pending, true);
+  applyEvent(m, ev('note.approved', { id: 'n4', board: 'b3', table: '', column: 1, x: 0, y: 0, colour: 'yellow', text: 'Fossilfritt', anonymity: 'anonymous', hidden: false, pending: false, owner: 'i_asa' }, MOD));
+  assert.equal(m.notes.n4.pending, false);
+  assert.equal(isMine(m, m.notes.n4), true);
+  applyEvent(m, ev('timer.changed', { state: 'running', ends_at: 100000, seconds: 600 }, MOD));
+  assert.equal(timerRemaining(m.timer, 40000), 60000);
+  assert.equal(formatClock(60000), '1:00');
+  applyEvent(m, ev('timer.changed', { state: 'paused', remaining_ms: 5001 }, MOD));
+  assert.equal(formatClock(timerRemaining(m.timer, 0)), '0:06');
+  applyEvent(m, ev('timer.expired', { ends_at: 100000 }));
+  assert.equal(m.timerExpired, true);
+  applyEvent(m, ev('view.focused', { board: 'b3' }, MOD));
+  assert.equal(m.focus, 'b3');
+});
+
+test('every translation key the code uses exists in sv and en', () => {
+  const sv = new Set(keys('sv'));
+  const en = new Set(keys('en'));
+  assert.deepEqual([...sv].filter((k) => !en.has(k)), [], 'in sv only');
+  assert.deepEqual([...en].filter((k) => !sv.has(k)), [], 'in en only');
+  const used = new Set();
+  for (const f of readdirSync(web).filter((x) => x.endsWith('.js'))) {
+    const src = readFileSync(path.join(web, f), 'utf8');
+    for (const m of src.matchAll(/\bt\('([a-z0-9_]+)'/g)) used.add(m[1]);
+  }
+  for (const p of ['setup', 'write', 'group', 'vote', 'discuss', 'closed']) used.add(`phase_${p}`);
+  for (const c of ['online', 'connecting', 'syncing', 'closed']) used.add(`conn_${c}`);
+  for (const c of ['yellow', 'pink', 'green', 'blue', 'orange', 'purple']) used.add(`colour_${c}`);
+  for (const c of ['columns', 'matrix', 'timeline']) used.add(`layout_${c}`);
+  for (const c of ['named', 'moderators', 'anonymous']) used.add(`anon_${c}`);
+  for (const c of ['seated', 'present', 'writing', 'done', 'notes']) used.add(`st_${c}`);
+  assert.deepEqual([...used].filter((k) => !sv.has(k)), [], 'used but not translated');
+});
+
+test('no inline script, style or handler in the client files', () => {
+  const html = readFileSync(path.join(web, 'index.html'), 'utf8');
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/);
+  assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=/i);
+  for (const f of readdirSync(web).filter((x) => x.endsWith('.js'))) {
+    const src = readFileSync(path.join(web, f), 'utf8').replace(/^\s*\/\/.*$/gm, '');
+    assert.doesNotMatch(src, /innerHTML|setAttribute\('style'|\beval\(|new Function/, f);
+  }
+});
