@@ -43,6 +43,13 @@ static void room_free(struct room *r)
 	map_each(&r->presence, free_presence, NULL);
 	map_free(&r->presence);
 	workshop_free(r->ws);
+	json_decref(r->pres_joined);
+	json_decref(r->pres_left);
+	if (r->pres_timer) {
+		uv_timer_stop(r->pres_timer);
+		r->pres_timer->data = NULL;
+		uv_close((uv_handle_t *)r->pres_timer, free_timer);
+	}
 	if (r->timer) {
 		uv_timer_stop(r->timer);
 		uv_close((uv_handle_t *)r->timer, free_timer);
@@ -466,40 +473,79 @@ int room_catch_up(struct room *r, const struct tv_viewer *v, uint64_t since, lon
 	return complete;
 }
 
-static struct tv_buf *presence_msg(struct room *r, const char *id, const struct presence *p,
-				   int joined)
-{
-	json_t *o = json_pack("{s:s, s:s}", "type", "presence", "room", r->id);
-	json_t *who = joined ? json_pack("{s:s, s:s, s:s}", "id", id, "name", p->name, "role",
-					 tv_role_name(p->role))
-			     : json_string(id);
-	json_t *list = json_array(), *empty = json_array();
-	if (!o || !who || !list || !empty) {
-		json_decref(o);
-		json_decref(who);
-		json_decref(list);
-		json_decref(empty);
-		return NULL;
-	}
-	json_array_append_new(list, who);
-	json_object_set_new(o, "joined", joined ? list : empty);
-	json_object_set_new(o, "left", joined ? empty : list);
-	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	return s ? tv_buf_take(s, strlen(s)) : NULL;
-}
+/*
+ * Presence changes are coalesced: a join or leave is noted, and the room
+ * publishes one presence message with everything noted at most every
+ * PRESENCE_MS. Publishing each change at once costs one delivery per
+ * subscriber per change: a reconnect storm of n clients in one room would
+ * send n^2 messages. A join and a leave of the same identity inside the
+ * window cancel out, as nobody saw the state in between.
+ */
+#define PRESENCE_MS 200
 
-static void publish_presence(struct room *r, const char *id, const struct presence *p, int joined)
+static void presence_flush(uv_timer_t *t)
 {
-	struct tv_buf *b = presence_msg(r, id, p, joined);
+	struct room *r = t->data;
+	if (!r || (!json_object_size(r->pres_joined) && !json_object_size(r->pres_left)))
+		return;
+	json_t *joined = json_array(), *left = json_array(), *v;
+	const char *id;
+	json_object_foreach(r->pres_joined, id, v)
+		json_array_append(joined, v);
+	json_object_foreach(r->pres_left, id, v)
+		json_array_append_new(left, json_string(id));
+	json_object_clear(r->pres_joined);
+	json_object_clear(r->pres_left);
+	json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "type", "presence", "room", r->id, "joined",
+			      joined, "left", left);
+	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	struct tv_buf *b = text ? tv_buf_take(text, strlen(text)) : NULL;
 	struct tv_event *e = b ? event_new_ephemeral(r->id, b) : NULL;
 	tv_buf_unref(b);
 	if (e)
 		ring_push(r, e);
 }
 
+static void publish_presence(struct room *r, const char *id, const struct presence *p, int joined)
+{
+	if (!r->pres_joined) {
+		r->pres_joined = json_object();
+		r->pres_left = json_object();
+	}
+	if (!r->pres_timer) {
+		r->pres_timer = malloc(sizeof *r->pres_timer);
+		if (!r->pres_timer)
+			return;
+		uv_timer_init(r->srv->loop, r->pres_timer);
+		r->pres_timer->data = r;
+	}
+	if (joined) {
+		if (json_object_get(r->pres_left, id))
+			json_object_del(r->pres_left, id); /* back within the window */
+		else
+			json_object_set_new(r->pres_joined, id,
+					    json_pack("{s:s, s:s, s:s}", "id", id, "name", p->name,
+						      "role", tv_role_name(p->role)));
+	} else {
+		if (json_object_get(r->pres_joined, id))
+			json_object_del(r->pres_joined, id); /* came and went unseen */
+		else
+			json_object_set_new(r->pres_left, id, json_true());
+	}
+	if (!uv_is_active((uv_handle_t *)r->pres_timer))
+		uv_timer_start(r->pres_timer, presence_flush, PRESENCE_MS, 0);
+}
+
 int room_subscribe(struct room *r, struct room_sub *s, const char *name)
 {
+	/* The newcomer's join reply lists who is present now: publish what is
+	 * pending first, so no change can cancel against a state that reply
+	 * showed (and the newcomer skips these, as its list has them). */
+	if (r->pres_timer && uv_is_active((uv_handle_t *)r->pres_timer)) {
+		uv_timer_stop(r->pres_timer);
+		presence_flush(r->pres_timer);
+	}
 	struct presence *p = map_get(&r->presence, s->identity_id);
 	if (!p) {
 		p = calloc(1, sizeof *p);

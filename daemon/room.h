@@ -84,6 +84,8 @@ struct room {
 	struct map presence; /* identity id -> struct presence * */
 	struct workshop *ws; /* rooms of kind workshop: state derived from events */
 	uv_timer_t *timer;   /* the workshop timer's expiry (own allocation) */
+	uv_timer_t *pres_timer;          /* coalesced presence (room.c) */
+	json_t *pres_joined, *pres_left; /* presence changes not yet published */
 	unsigned pins;       /* reasons to stay loaded besides subscribers */
 	int archived;        /* tavlad admin room-archive: join refused */
 	int timer_pinned;
