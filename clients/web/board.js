@@ -20,13 +20,20 @@ import { notesOf, tableName, isMine } from './state.js';
 /* ctx: {model, ui: {editing, moving}, can(note, what), actions, redraw(),
  *       local: outbox items of note.add, showTables: bool, tableFilter} */
 export function renderBoard(ctx, board) {
-  const notes = notesOf(ctx.model, board.id).filter((n) =>
+  const all = notesOf(ctx.model, board.id).filter((n) =>
     !ctx.tableFilter || n.table === ctx.tableFilter || n.table === '');
+  // A placeholder carries no place (PROTOCOL.md §5.4): listed apart.
+  const notes = all.filter((n) => !n.placeholder);
+  const hidden = all.filter((n) => n.placeholder);
+  const hiddenList = hidden.length ? h('section', { class: 'column column--hidden', 'aria-labelledby': `hid-${board.id}` },
+    h('h3', { class: 'column__title', id: `hid-${board.id}` }, t('hidden_notes'), ' ',
+      h('span', { class: 'column__count', text: `(${hidden.length})` })),
+    h('ul', { class: 'notes notes--hidden', 'aria-labelledby': `hid-${board.id}` }, hidden.map((n) => noteItem(ctx, board, n)))) : null;
   const local = (ctx.local || []).filter((it) => it.args.board === board.id);
   const head = h('h2', { class: 'board__title', id: `title-${board.id}`, text: board.title });
   if (board.layout === 'matrix') {
     return h('section', { class: 'board board--matrix', 'aria-labelledby': `title-${board.id}` },
-      head, renderMatrix(ctx, board, notes, local));
+      head, renderMatrix(ctx, board, notes, local), hiddenList);
   }
   const cols = board.columns.map((name, i) => {
     const inCol = notes.filter((n) => (n.column || 0) === i);
@@ -44,7 +51,8 @@ export function renderBoard(ctx, board) {
   return h('section', { class: `board board--${board.layout}`, 'aria-labelledby': `title-${board.id}` },
     head,
     board.layout === 'timeline' ? h('p', { class: 'board__hint', text: t('timeline_hint') }) : null,
-    h(Tag, { class: 'columns' }, Tag === 'ol' ? cols.map((c) => h('li', { class: 'columns__item' }, c)) : cols));
+    h(Tag, { class: 'columns' }, Tag === 'ol' ? cols.map((c) => h('li', { class: 'columns__item' }, c)) : cols),
+    hiddenList);
 }
 
 function renderMatrix(ctx, board, notes, local) {
@@ -68,7 +76,8 @@ function renderMatrix(ctx, board, notes, local) {
 // CSSOM, not a style attribute: allowed under the page's CSP.
 function place(el, x, y) {
   el.classList.add('note--placed');
-  el.style.left = `${Math.round((Number(x) || 0) * 70)}%`;
+  const fx = Math.min(1, Math.max(0, Number(x) || 0));
+  el.style.left = `calc(${fx.toFixed(3)} * (100% - 9.5rem))`;
   el.style.bottom = `${Math.round((Number(y) || 0) * 75)}%`;
 }
 
