@@ -124,6 +124,7 @@ static void shutdown_tick(uv_timer_t *t)
 		 * thing of ours keeping the loop alive. */
 		store_close(srv->store);
 		srv->store = NULL;
+		room_quiesce_all(srv);
 		log_info("daemon.stopping", "phase=stop");
 	}
 }

@@ -160,6 +160,20 @@ void room_release_if_idle(struct room *r)
 	room_free(r);
 }
 
+static void quiesce_one(const char *key, void *value, void *arg)
+{
+	struct room *r = value;
+	if (r->timer)
+		uv_timer_stop(r->timer);
+	if (r->pres_timer)
+		uv_timer_stop(r->pres_timer);
+}
+
+void room_quiesce_all(struct tv_server *srv)
+{
+	map_each(&srv->rooms_by_id, quiesce_one, NULL);
+}
+
 static void unload_one(const char *key, void *value, void *arg)
 {
 	room_free(value);
@@ -476,13 +490,11 @@ int room_catch_up(struct room *r, const struct tv_viewer *v, uint64_t since, lon
 /*
  * Presence changes are coalesced: a join or leave is noted, and the room
  * publishes one presence message with everything noted at most every
- * PRESENCE_MS. Publishing each change at once costs one delivery per
+ * presence_ms (config). Publishing each change at once costs one delivery per
  * subscriber per change: a reconnect storm of n clients in one room would
  * send n^2 messages. A join and a leave of the same identity inside the
  * window cancel out, as nobody saw the state in between.
  */
-#define PRESENCE_MS 200
-
 static void presence_flush(uv_timer_t *t)
 {
 	struct room *r = t->data;
@@ -533,8 +545,12 @@ static void publish_presence(struct room *r, const char *id, const struct presen
 		else
 			json_object_set_new(r->pres_left, id, json_true());
 	}
+	if (r->srv->cfg->presence_ms == 0) {
+		presence_flush(r->pres_timer);
+		return;
+	}
 	if (!uv_is_active((uv_handle_t *)r->pres_timer))
-		uv_timer_start(r->pres_timer, presence_flush, PRESENCE_MS, 0);
+		uv_timer_start(r->pres_timer, presence_flush, (uint64_t)r->srv->cfg->presence_ms, 0);
 }
 
 int room_subscribe(struct room *r, struct room_sub *s, const char *name)

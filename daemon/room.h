@@ -99,6 +99,9 @@ int room_by_code(struct tv_server *srv, const char *code, struct room **out);
 /* Unloads the room if nothing holds it (invariant 4). Call after the last
  * use of a pointer obtained from room_get. */
 void room_release_if_idle(struct room *r);
+/* Stops every room's timers (shutdown): a running workshop timer or a
+ * pending presence flush must not keep the loop alive. */
+void room_quiesce_all(struct tv_server *srv);
 /* Unloads every room (shutdown; no subscribers or writes may remain). */
 void room_unload_all(struct tv_server *srv);
 

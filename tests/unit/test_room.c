@@ -62,6 +62,8 @@ static int fx_setup(void **state, int batch_max)
 	assert_int_equal(config_defaults(&f->cfg), 0);
 	assert_int_equal(config_set(&f->cfg, "room_ring", "64", err, sizeof err), 0);
 	assert_int_equal(config_set(&f->cfg, "send_queue", "65536", err, sizeof err), 0);
+	/* Presence published at each change: these tests count ring entries. */
+	assert_int_equal(config_set(&f->cfg, "presence_ms", "0", err, sizeof err), 0);
 	assert_int_equal(f->cfg.room_ring, RING);
 
 	struct store_opts o = { .path = f->path, .sync_full = 0, .batch_max = batch_max };
