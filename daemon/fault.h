@@ -8,7 +8,8 @@
  *   action: "fail" (default: the site's own failure path) or "abort"
  *           (the process dies on the spot, as a kill -9 would leave it)
  * Sites: store.before_begin, store.after_insert, store.before_commit,
- *        store.after_commit, dispatch.after_ack, store.step (any SQLite step).
+ *        store.after_commit, dispatch.before_ack, dispatch.after_ack,
+ *        store.step (any SQLite step).
  *
  * Unit tests arm sites directly with fault_arm(), one site at a time, as
  * often as they like; arming replaces whatever was armed and restarts the
