@@ -170,9 +170,11 @@ static void demo_print(struct daemon *d, const char *code)
 		pw[strcspn(pw, "\n")] = 0;
 		fclose(f);
 	}
+	int v6 = strchr(d->cfg.listen_addr, ':') != NULL;
 	printf("tavlad demo room=\"Demo workshop\" code=%s moderator=demo password=%s ca=%s\n"
-	       "  participants: tavla --ca %s join %s \"Your name\"\n",
-	       code, pw[0] ? pw : "(see demo-password)", d->cert, d->cert, code);
+	       "  participants: https://%s%s%s:%d/?code=%s  or  tavla --ca %s join %s \"Your name\"\n",
+	       code, pw[0] ? pw : "(see demo-password)", d->cert, v6 ? "[" : "",
+	       d->cfg.listen_addr, v6 ? "]" : "", ws_server_port(d->srv.ws), code, d->cert, code);
 	fflush(stdout);
 }
 
