@@ -83,12 +83,14 @@ static int setup(void **state)
 	return fx_setup(state, 4096);
 }
 
+#ifdef TAVLA_FAULT
 /* One write per transaction: a fault armed for the next write then hits
  * exactly that write (a batch would retry its writes one by one). */
 static int setup_batch1(void **state)
 {
 	return fx_setup(state, 1);
 }
+#endif
 
 static int teardown(void **state)
 {
