@@ -295,6 +295,37 @@ void ws_server_send_hello(struct ws_server *ws, struct conn *c)
 	conn_send_copy(c, hello, (size_t)n);
 }
 
+/* RFC 6455 5.5.1, 7.4: the close codes a peer may send. lws 4.1.6 refuses
+ * the reserved ones below 3000 itself but echoes codes of 5000 and more. */
+static int close_code_valid(unsigned code)
+{
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+	       (code >= 3000 && code <= 4999);
+}
+
+/*
+ * A peer's close frame, before lws echoes it: lws 4.1.6 echoes undefined
+ * codes (>= 5000), reasons that are not UTF-8, and answers a 1-byte body
+ * with an empty close. RFC 6455 wants the connection failed with 1002
+ * (protocol error) or 1007 (invalid payload): send that close ourselves and
+ * drop the connection. Returns the callback's result.
+ */
+static int check_peer_close(struct lws *wsi, const unsigned char *in, size_t len)
+{
+	unsigned code = 0;
+	if (len == 1 || (len >= 2 && !close_code_valid((unsigned)in[0] << 8 | in[1])))
+		code = 1002;
+	else if (len > 2 && !tv_utf8_valid((const char *)in + 2, len - 2))
+		code = 1007;
+	if (!code)
+		return 0; /* lws echoes it */
+	unsigned char buf[LWS_PRE + 2];
+	buf[LWS_PRE] = (unsigned char)(code >> 8);
+	buf[LWS_PRE + 1] = (unsigned char)(code & 0xff);
+	lws_write(wsi, buf + LWS_PRE, 2, LWS_WRITE_CLOSE_FRAME);
+	return -1;
+}
+
 static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		 size_t len)
 {
@@ -334,6 +365,9 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		if (!pss->c)
 			return -1;
 		return write_frames(wsi, ws_of(wsi), pss->c);
+
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		return check_peer_close(wsi, in, len);
 
 	case LWS_CALLBACK_CLOSED:
 		if (pss->c) {
