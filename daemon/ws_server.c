@@ -355,7 +355,11 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		int final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
 		pss->mid_message = !final;
 		conn_rx(pss->c, in, len, first, final, lws_frame_is_binary(wsi));
-		if (pss->c->state == CONN_CLOSING && !conn_has_output(pss->c)) {
+		if (pss->c->state == CONN_CLOSING) {
+			/* Read nothing more: what follows a message we refused
+			 * (the rest of an oversized one) would only be parsed as
+			 * garbage and turn our 1009 into a 1002. */
+			lws_rx_flow_control(wsi, 0);
 			lws_callback_on_writable(wsi);
 		}
 		return 0;

@@ -676,6 +676,11 @@ class Conformance(tt.TavlaCase):
                                  w.frame(FIN | OP_CONT, over[60000:])), too_big)
         self.run_case("max_message + 1 bytes, anonymous",
                       lambda w: w.frame(FIN | OP_TEXT, over), too_big)
+        # Bytes after the refused message are not read: they cannot turn
+        # the 1009 into a protocol-error close.
+        self.run_case("max_message + 1 bytes, then garbage",
+                      lambda w: (w.frame(FIN | OP_TEXT, over), w.sock.sendall(b"\xff" * 100)),
+                      too_big)
 
     # --- close frames ---
 
