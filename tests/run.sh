@@ -26,9 +26,9 @@ ctest_args="$*"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 echo "== normal build"
-run build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTAVLA_FAULT=ON -DTAVLA_SANITIZE=OFF
 echo "== sanitizer build (ASan + UBSan)"
-run build-asan -DCMAKE_BUILD_TYPE=Debug -DTAVLA_SANITIZE=ON
+run build-asan -DCMAKE_BUILD_TYPE=Debug -DTAVLA_FAULT=ON -DTAVLA_SANITIZE=ON
 case " $ctest_args " in
 "  " | *fuzz*)
 	echo "== fuzz build (clang, libFuzzer + ASan + UBSan)"
