@@ -321,7 +321,7 @@ static void sub_lagged(struct room_sub *s)
 	c->tp->kill(c);
 }
 
-struct room_sub *conn_sub_new(struct conn *c, const char *room_id, unsigned role)
+struct room_sub *conn_sub_new(struct conn *c, unsigned role)
 {
 	struct room_sub *s = calloc(1, sizeof *s);
 	if (!s)
@@ -333,7 +333,6 @@ struct room_sub *conn_sub_new(struct conn *c, const char *room_id, unsigned role
 	s->lagged = sub_lagged;
 	s->conn_next = c->subs;
 	c->subs = s;
-	(void)room_id;
 	return s;
 }
 

@@ -112,8 +112,8 @@ void conn_close(struct conn *c, int code, const char *reason);
 void conn_set_identity(struct conn *c, const struct conn_identity *id);
 /* The subscription of c to room_id, or NULL. */
 struct room_sub *conn_sub(struct conn *c, const char *room_id);
-/* New subscription owned by c (not yet linked to the room). */
-struct room_sub *conn_sub_new(struct conn *c, const char *room_id, unsigned role);
+/* New subscription owned by c (room_subscribe links it to a room). */
+struct room_sub *conn_sub_new(struct conn *c, unsigned role);
 /* Unsubscribes and frees one subscription of c. */
 void conn_sub_drop(struct conn *c, struct room_sub *s);
 

@@ -248,7 +248,7 @@ static int subscribe(struct conn *c, struct room *r, unsigned role, uint64_t sin
 		return complete;
 	}
 	if (complete) {
-		struct room_sub *s = conn_sub_new(c, r->id, role);
+		struct room_sub *s = conn_sub_new(c, role);
 		if (s)
 			snprintf(s->table, sizeof s->table, "%s", seat);
 		if (!s || room_subscribe(r, s, c->ident.name)) {
