@@ -37,11 +37,23 @@ static void classify(struct tv_event *e)
 		e->vis = VIS_REVEAL;
 	else if (strcmp(e->kind, "ready.changed") == 0)
 		e->vis = VIS_MODERATORS;
-	if (e->vis != VIS_NOTE)
+	else if (strcmp(e->kind, "vote.cast") == 0)
+		e->vis = VIS_BALLOT;
+	else if (strncmp(e->kind, "cluster.", 8) == 0 || strncmp(e->kind, "vote.", 5) == 0 ||
+		 strncmp(e->kind, "suggestion.", 11) == 0)
+		e->vis = VIS_TABLE; /* public when it names no table */
+	if (e->vis != VIS_NOTE && e->vis != VIS_TABLE && e->vis != VIS_BALLOT)
 		return;
 	json_t *d = json_loadb(e->data, e->data_len, JSON_ALLOW_NUL, NULL);
 	const char *t = json_string_value(json_object_get(d, "table"));
 	snprintf(e->table, sizeof e->table, "%s", t ? t : "");
+	if (e->vis != VIS_NOTE) {
+		const char *o = json_string_value(json_object_get(d, "owner"));
+		snprintf(e->owner, sizeof e->owner, "%s", o ? o : "");
+		e->hidden = json_is_true(json_object_get(d, "hidden"));
+		json_decref(d);
+		return;
+	}
 	const char *a = json_string_value(json_object_get(d, "anonymity"));
 	int anon = a ? event_anonymity_parse(a) : ANON_NAMED;
 	/* An unreadable level is treated as the strictest. */
@@ -149,6 +161,16 @@ uint32_t event_audience(const struct tv_event *e, const struct tv_viewer *v)
 		return TV_AUD_REVEAL |
 		       (v->role == TV_ROLE_PARTICIPANT ? (table_no(v->table) + 1) << 1 : 0) |
 		       (v->role == TV_ROLE_MODERATOR ? 0u : 1u);
+	case VIS_TABLE:
+		if (v->role == TV_ROLE_PARTICIPANT && e->table[0] && strcmp(e->table, v->table) != 0)
+			return TV_AUD_SKIP;
+		return TV_AUD_ALL;
+	case VIS_BALLOT:
+		if (is_author(e, v))
+			return TV_AUD_ALL;
+		if (v->role == TV_ROLE_PARTICIPANT && e->table[0] && strcmp(e->table, v->table) != 0)
+			return TV_AUD_SKIP;
+		return TV_AUD_NO_AUTHOR;
 	case VIS_NOTE:
 	default:
 		break;
@@ -213,11 +235,17 @@ static char *placeholder_data(const struct tv_event *e)
 	return s;
 }
 
-/* The data with the note's owner removed (invariant 4). */
+/* The data with the note's owner removed (invariant 4); for a ballot also
+ * the voter's dots, and the totals while the vote is hidden. */
 static char *without_owner(const struct tv_event *e)
 {
 	json_t *d = json_loadb(e->data, e->data_len, JSON_ALLOW_NUL, NULL);
 	json_object_del(d, "owner");
+	if (e->vis == VIS_BALLOT) {
+		json_object_del(d, "dots");
+		if (e->hidden)
+			json_object_del(d, "totals");
+	}
 	char *s = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(d);
 	return s;

@@ -18,6 +18,13 @@
  *   VIS_REVEAL      writing.revealed: each table gets only its own notes,
  *                   authors as their anonymity allows (TV_AUD_REVEAL | ...)
  *   VIS_MODERATORS  moderators only
+ *   VIS_TABLE       a table's own grouping and voting (cluster.*, vote.*,
+ *                   suggestion.* with a table): that table, moderators and
+ *                   observers; other tables get nothing
+ *   VIS_BALLOT      vote.cast: the voter gets it all (0); everyone else in
+ *                   the vote's scope gets it without the voter and their
+ *                   dots (1), and without the running totals when the vote
+ *                   is hidden
  *
  * Ephemeral entries (presence) travel through the same ring as events; they
  * have seq 0, are never stored, and carry pre-rendered bytes.
@@ -45,7 +52,7 @@
 #define TV_AUD_REVEAL 0x40000000u /* | table << 1 | (1: authors of named notes only) */
 #define TV_AUD_SKIP UINT32_MAX
 
-enum event_vis { VIS_PUBLIC, VIS_NOTE, VIS_REVEAL, VIS_MODERATORS };
+enum event_vis { VIS_PUBLIC, VIS_NOTE, VIS_REVEAL, VIS_MODERATORS, VIS_TABLE, VIS_BALLOT };
 enum note_anonymity { ANON_NAMED = 0, ANON_MODERATORS = 1, ANON_ANONYMOUS = 2 };
 
 /* Who is looking. table is "" when the viewer sits at no table. */

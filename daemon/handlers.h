@@ -9,6 +9,8 @@
  *   chat.c      chat.send
  *   workshop_ops.c  tables, boards, notes, phases, writing, timer, readiness,
  *                   roles, undo, status
+ *   synthesis_ops.c syntheses, clusters, suggestions, votes, actions,
+ *                   versions, exports
  *
  * Handlers that append an event go through append.c.
  */
@@ -45,6 +47,28 @@ int handle_view_focus(struct tv_ctx *ctx);
 int handle_member_role(struct tv_ctx *ctx);
 int handle_undo(struct tv_ctx *ctx);
 int handle_workshop_status(struct tv_ctx *ctx);
+/* synthesis_ops.c */
+int handle_synthesis_create(struct tv_ctx *ctx);
+int handle_cluster_create(struct tv_ctx *ctx);
+int handle_cluster_update(struct tv_ctx *ctx);
+int handle_cluster_assign(struct tv_ctx *ctx);
+int handle_cluster_merge(struct tv_ctx *ctx);
+int handle_cluster_split(struct tv_ctx *ctx);
+int handle_cluster_delete(struct tv_ctx *ctx);
+int handle_note_merge(struct tv_ctx *ctx);
+int handle_cluster_suggest(struct tv_ctx *ctx);
+int handle_cluster_reject(struct tv_ctx *ctx);
+int handle_vote_open(struct tv_ctx *ctx);
+int handle_vote_cast(struct tv_ctx *ctx);
+int handle_vote_close(struct tv_ctx *ctx);
+int handle_synthesis_result(struct tv_ctx *ctx);
+int handle_action_create(struct tv_ctx *ctx);
+int handle_action_update(struct tv_ctx *ctx);
+int handle_action_list(struct tv_ctx *ctx);
+int handle_synthesis_publish(struct tv_ctx *ctx);
+int handle_synthesis_get(struct tv_ctx *ctx);
+int handle_export(struct tv_ctx *ctx);
+int handle_export_link(struct tv_ctx *ctx);
 
 /* ---- append.c --------------------------------------------------------------- */
 /* A request's event on its way to the room's log. */

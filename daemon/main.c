@@ -35,6 +35,7 @@
 #include "crypto.h"
 #include "datadir.h"
 #include "dispatch.h"
+#include "export.h"
 #include "fault.h"
 #include "guard.h"
 #include "handlers.h"
@@ -43,6 +44,7 @@
 #include "room.h"
 #include "server.h"
 #include "store.h"
+#include "textan.h"
 #include "tls_cert.h"
 #include "ws_server.h"
 
@@ -405,6 +407,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tavlad: store: %s\n", err);
 		return 1;
 	}
+	if (export_key_init(srv)) {
+		fprintf(stderr, "tavlad: no randomness for the export key\n");
+		return 1;
+	}
+	/* Read once, shared read-only by the suggestion workers. */
+	srv->lexicon = textan_lexicon_load(TEXTAN_LEXICON_SV);
+	log_info("suggest.lexicon", "path=%s words=%zu", TEXTAN_LEXICON_SV,
+		 srv->lexicon ? textan_lexicon_size(srv->lexicon) : (size_t)0);
 	if (ws_server_start(srv, d.cert, d.key, err, sizeof err)) {
 		fprintf(stderr, "tavlad: %s\n", err);
 		store_close(srv->store);
@@ -445,6 +455,7 @@ int main(int argc, char **argv)
 	map_free(&srv->pending);
 	map_free(&srv->conns_by_id);
 	guard_free(srv);
+	textan_lexicon_free(srv->lexicon);
 	rc = uv_loop_close(&d.loop);
 	if (rc)
 		log_error("daemon.loop_not_empty", "rc=%s", uv_err_name(rc));

@@ -25,6 +25,7 @@
 
 struct store;
 struct ws_server;
+struct textan_lexicon;
 
 /* Counters for GET /metrics (metrics.c renders them). Loop thread only;
  * the store keeps its writer's own measurements (store_metrics()). */
@@ -54,6 +55,10 @@ struct tv_server {
 	struct tv_stats stats;
 	/* The demo set-up prints its join code when its room commits. */
 	char demo_org_id[16];
+	/* Cluster suggestions: hunspell-sv's word list, loaded at start (NULL
+	 * when not installed: no compound parts). */
+	struct textan_lexicon *lexicon;
+	unsigned char export_key[32]; /* signs export links (export.c) */
 };
 
 #endif

@@ -56,6 +56,11 @@ struct workshop *workshop_new(void)
 	struct workshop *w = calloc(1, sizeof *w);
 	if (!w)
 		return NULL;
+	if (synthesis_init(&w->syn)) {
+		synthesis_clear(&w->syn);
+		free(w);
+		return NULL;
+	}
 	map_init(&w->seats);
 	map_init(&w->ready);
 	w->next_note = w->next_board = w->next_table = 1;
@@ -73,8 +78,10 @@ void workshop_free(struct workshop *w)
 		return;
 	for (size_t i = 0; i < w->ntables; i++)
 		free(w->tables[i].name);
-	for (size_t i = 0; i < w->nboards; i++)
+	for (size_t i = 0; i < w->nboards; i++) {
 		free(w->boards[i].title);
+		json_decref(w->boards[i].spec);
+	}
 	for (size_t i = 0; i < w->nnotes; i++) {
 		free(w->notes[i].text);
 		free(w->notes[i].author_name);
@@ -82,6 +89,7 @@ void workshop_free(struct workshop *w)
 	}
 	for (int i = 0; i < w->nundo; i++)
 		json_decref(w->undo[i].data);
+	synthesis_clear(&w->syn);
 	map_each(&w->seats, free_value, NULL);
 	map_free(&w->seats);
 	map_free(&w->ready);
@@ -337,6 +345,7 @@ int workshop_apply(struct workshop *w, const struct tv_event *e)
 			int a = event_anonymity_parse(str(d, "anonymity") ? str(d, "anonymity") : "named");
 			b->anon = a < 0 ? ANON_ANONYMOUS : a;
 			b->premoderation = json_is_true(json_object_get(d, "premoderation"));
+			b->spec = json_incref(d);
 			unsigned long n = strtoul(b->id + 1, NULL, 10);
 			if (w->next_board <= n)
 				w->next_board = (unsigned)n + 1;
@@ -429,6 +438,8 @@ int workshop_apply(struct workshop *w, const struct tv_event *e)
 		snprintf(w->focus, sizeof w->focus, "%s", str(d, "board") ? str(d, "board") : "");
 	} else if (strcmp(k, "member.role") == 0) {
 		undoable = 1;
+	} else if ((rc = synthesis_apply(w, e, d, &undoable)) > 0) {
+		rc = 0;
 	}
 	if (undoable && !undo && e->author_id)
 		push_undo(w, e, d);

@@ -30,6 +30,7 @@
 
 #include "crypto.h"
 #include "map.h"
+#include "synthesis.h"
 
 struct tv_event;
 
@@ -53,6 +54,7 @@ struct ws_board {
 	int ncolumns;
 	int anon;
 	int premoderation;
+	json_t *spec; /* board.created's data: columns, axes (owned reference) */
 };
 
 struct ws_note {
@@ -98,6 +100,7 @@ struct workshop {
 	int nundo;
 	/* Ids handed out to writes in flight (ahead of the applied state). */
 	unsigned next_note, next_board, next_table;
+	struct synthesis syn; /* clusters, votes, actions (synthesis.h) */
 };
 
 struct workshop *workshop_new(void);

@@ -683,6 +683,8 @@ int handle_undo(struct tv_ctx *ctx)
 		const char *who = json_string_value(json_object_get(d, "identity"));
 		return set_role(ctx, who, role_bits(json_string_value(json_object_get(d, "prev"))),
 				role_bits(json_string_value(json_object_get(d, "role"))), of);
+	} else {
+		out = synthesis_inverse(w, kind, d, &kind);
 	}
 	if (!out)
 		return -TV_E_INTERNAL;

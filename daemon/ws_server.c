@@ -27,6 +27,7 @@
 #include "conn.h"
 #include "guard.h"
 #include "log.h"
+#include "export.h"
 #include "metrics.h"
 #include "server.h"
 #include "tls_cert.h"
@@ -76,6 +77,7 @@ struct pss_http {
 	struct metrics_probe *probe; /* /readyz waiting for the store */
 	struct lws *wsi;
 	int deferred;         /* headers wait for the probe's answer */
+	char disposition[128]; /* /export: Content-Disposition, "" for none */
 };
 
 static struct ws_server *ws_of(struct lws *wsi)
@@ -411,6 +413,7 @@ static void ops_release(struct pss_http *pss)
 	free(pss->owned);
 	pss->owned = NULL;
 	pss->deferred = 0;
+	pss->disposition[0] = 0;
 }
 
 /* Sets the reply to a copy of text (or takes body, malloc'd). 0 or -1. */
@@ -579,6 +582,21 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			if (r <= 0)
 				return r < 0 ? -1 : 0;
 			mime = pss->mime;
+		} else if (strcmp(path, "/export") == 0) {
+			/* A signed, expiring link (export.c); the report is
+			 * built here, on the loop, like any read of a room. */
+			char t[1024], fname[96];
+			const char *arg = lws_get_urlarg_by_name(wsi, "t=", t, sizeof t);
+			char *body = NULL;
+			size_t blen = 0;
+			int st = export_http(ws_of(wsi)->srv, arg, &body, &blen, &mime, fname,
+					     sizeof fname);
+			if (!body || ops_reply(pss, st, mime, body, blen, NULL))
+				return 1;
+			if (fname[0]) {
+				snprintf(pss->disposition, sizeof pss->disposition,
+					 "inline; filename=\"%s\"", fname);
+			}
 		} else if (strcmp(path, "/healthz") == 0) {
 			pss->status = HTTP_STATUS_OK;
 			pss->body = (const unsigned char *)ok;
@@ -600,6 +618,10 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
 						 (const unsigned char *)nocache, sizeof nocache - 1,
 						 &p, end) ||
+		    (pss->disposition[0] &&
+		     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_DISPOSITION,
+						  (const unsigned char *)pss->disposition,
+						  (int)strlen(pss->disposition), &p, end)) ||
 		    lws_finalize_write_http_header(wsi, start, &p, end))
 			return 1;
 		lws_callback_on_writable(wsi);

@@ -108,6 +108,11 @@ int cmd_send(struct cli *cli);
 int cmd_history(struct cli *cli);
 int cmd_tail(struct cli *cli);
 
+/* Synthesis (synthesis.c). */
+int cmd_result(struct cli *cli);
+int cmd_export(struct cli *cli);
+int cmd_import(struct cli *cli);
+
 /* Post-it workshops (workshop.c, board_show.c). */
 int cmd_table_create(struct cli *cli);
 int cmd_table_assign(struct cli *cli);

@@ -299,6 +299,9 @@ static const struct command_row {
 	{ "role", 3, 3, cmd_role, "tavla role ROOM IDENTITY moderator|participant|observer|removed" },
 	{ "undo", 1, 1, cmd_undo, "tavla undo ROOM" },
 	{ "status", 1, 1, cmd_status, "tavla status ROOM" },
+	{ "result", 2, 2, cmd_result, "tavla result ROOM SCOPE" },
+	{ "export", 2, 2, cmd_export, "tavla export ROOM markdown|csv|json|html" },
+	{ "import", 1, 2, cmd_import, "tavla import FILE|- [TITLE]" },
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))

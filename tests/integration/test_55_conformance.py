@@ -220,6 +220,8 @@ def request_args(row, fields, room):
             args[name] = lo
         elif typ == "TV_T_BOOL":
             args[name] = False
+        elif typ == "TV_T_STRINGS":
+            args[name] = ["B"] * lo
         else:
             raise NoRule("fields.def: unknown type %s of %s.%s" % (typ, row["wire"], name))
     return args
