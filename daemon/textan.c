@@ -29,21 +29,30 @@
 /* Function words, plus the verbs and adverbs every workshop note leans on
  * ("behöver", "måste", "finns") that say nothing about its theme. */
 static const char *const stop_sv[] = {
-	"alla", "allt", "alltid", "andra", "annars", "att", "av", "bara",
-	"behöver", "behövs", "bli", "blir", "borde", "bra", "både", "de",
-	"dem", "den", "denna", "dess", "det", "detta", "dig", "din", "ditt",
-	"du", "där", "då", "efter", "eftersom", "ej", "eller", "en", "er",
-	"ett", "finns", "fler", "flera", "fortfarande", "från", "får", "för",
-	"före", "ganska", "genom", "ger", "gå", "gör", "göra", "ha", "hade",
-	"han", "har", "hela", "hon", "hos", "hur", "här", "i", "ibland",
-	"inga", "ingen", "inget", "inom", "inte", "ju", "kan", "kanske",
-	"kommer", "kunde", "kunna", "man", "med", "mellan", "men", "mer",
-	"mest", "mig", "min", "mot", "mycket", "många", "måste", "ni", "nog",
-	"nu", "när", "någon", "något", "några", "och", "också", "om", "oss",
-	"på", "redan", "sig", "sin", "sina", "sitt", "ska", "skulle", "som",
-	"så", "tex", "till", "under", "upp", "ut", "utan", "vad",
-	"var", "vara", "vi", "vid", "viktigt", "vilka", "vill", "vår",
-	"våra", "vårt", "än", "ännu", "är", "även", "åt", "över",
+	"aldrig", "alla", "alldeles", "allt", "alltid", "andra", "annan",
+	"annars", "annat", "att", "av", "bara", "behöver", "behövs", "bli",
+	"blir", "borde", "bra", "bättre", "både", "dag", "de", "dem", "den",
+	"denna", "dess", "det", "detta", "dig", "din", "ditt", "dock", "du",
+	"där", "därför", "då", "efter", "eftersom", "egen", "eget", "egna",
+	"ej", "eller", "en", "enkelt", "enligt", "ens", "er", "etc", "ett",
+	"ex", "exempel", "finns", "fler", "flera", "fortfarande", "från",
+	"färre", "få", "får", "fått", "för", "före", "ganska", "genom", "ger",
+	"gjort", "god", "goda", "gärna", "gå", "gör", "göra", "ha", "hade",
+	"han", "har", "hela", "helt", "hon", "hos", "hur", "här", "i",
+	"ibland", "idag", "igen", "inga", "ingen", "ingenting", "inget",
+	"innan", "inom", "inte", "istället", "ju", "kan", "kanske", "kommer",
+	"kunde", "kunna", "kvar", "lite", "liten", "lätt", "man", "med",
+	"medan", "mellan", "men", "mer", "mest", "mig", "min", "mindre", "mot",
+	"mycket", "många", "måste", "ni", "nog", "nu", "ny", "nya", "nytt",
+	"när", "nästan", "någon", "något", "några", "och", "också", "ofta",
+	"olika", "om", "oss", "på", "redan", "rätt", "samma", "samt", "se",
+	"sedan", "sen", "ser", "sig", "sin", "sina", "sitt", "själv", "ska",
+	"skulle", "små", "som", "stor", "stora", "stället", "svår", "svårt",
+	"sällan", "så", "t", "ta", "tar", "tex", "tid", "till", "tycker",
+	"under", "upp", "ut", "utan", "vad", "var", "vara", "varandra",
+	"varje", "verkligen", "vi", "vid", "viktigt", "vilka", "vill",
+	"väldigt", "vår", "våra", "vårt", "än", "ännu", "är", "även", "åt",
+	"över",
 };
 
 static const char *const stop_en[] = {
@@ -562,6 +571,13 @@ static int emit_ngrams(struct textan *ta, const char *stem, const char *surface)
 	return 0;
 }
 
+/* Workshops mix languages ("Shoulder season is where the growth is" among
+ * Swedish notes), so a word is dropped when it is a stop word of either. */
+static bool is_stop_any(const char *word)
+{
+	return textan_is_stop(TEXTAN_SV, word) || textan_is_stop(TEXTAN_EN, word);
+}
+
 static bool all_digits(const char *w, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
@@ -582,7 +598,7 @@ static int term_word(void *arg, const char *w, size_t len)
 		return 0;
 	memcpy(word, w, len);
 	word[len] = '\0';
-	if ((ta->flags & TEXTAN_F_STOP) && textan_is_stop(ta->lang, word))
+	if ((ta->flags & TEXTAN_F_STOP) && is_stop_any(word))
 		return 0;
 	if ((rc = stem_of(ta, word, len, stem)))
 		return rc;
@@ -593,7 +609,7 @@ static int term_word(void *arg, const char *w, size_t len)
 	for (size_t i = 0; i < np; i++) {
 		char pstem[TEXTAN_WORD_MAX];
 
-		if ((ta->flags & TEXTAN_F_STOP) && textan_is_stop(ta->lang, parts[i]))
+		if ((ta->flags & TEXTAN_F_STOP) && is_stop_any(parts[i]))
 			continue;
 		if ((rc = stem_of(ta, parts[i], strlen(parts[i]), pstem)))
 			return rc;
