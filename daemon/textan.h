@@ -54,6 +54,7 @@ enum textan_kind {
 	TEXTAN_WORD,  /* a whole word (or its stem) */
 	TEXTAN_PART,  /* a part of a compound, as a word term (same space) */
 	TEXTAN_NGRAM, /* a character n-gram with '<' '>' word boundaries */
+	TEXTAN_SYN,   /* a thesaurus group of the word: "#" and a number */
 };
 
 /*
@@ -95,6 +96,23 @@ size_t textan_lexicon_size(const struct textan_lexicon *lex);
 size_t textan_split(const struct textan_lexicon *lex, const char *word,
 		    char parts[][TEXTAN_WORD_MAX], size_t max);
 
+/* Where Debian's mythes-sv keeps its Swedish thesaurus. */
+#define TEXTAN_THESAURUS_SV "/usr/share/mythes/th_sv_SE_v2.dat"
+
+/*
+ * A thesaurus for synonyms, read from a MyThes .dat file (Latin-1 or
+ * UTF-8): each sense of a head word and its synonyms form a group, and a
+ * word maps to the groups it is in by its Swedish stem. Returns a new
+ * thesaurus the caller frees with textan_thesaurus_free(), or NULL when the
+ * file cannot be read (mythes-sv not installed), holds no group, or memory
+ * runs out: callers then go without synonyms. Loading takes some 50 ms;
+ * load it once.
+ */
+struct textan_thesaurus;
+struct textan_thesaurus *textan_thesaurus_load(const char *path);
+void textan_thesaurus_free(struct textan_thesaurus *th);
+size_t textan_thesaurus_size(const struct textan_thesaurus *th); /* groups */
+
 /* An analyser: stemmer and options for one language; not thread-safe
  * (one per thread). */
 struct textan;
@@ -110,6 +128,16 @@ struct textan *textan_new(enum textan_lang lang, unsigned flags,
 			  const struct textan_lexicon *lex, unsigned ngram_min,
 			  unsigned ngram_max);
 void textan_free(struct textan *ta);
+
+/*
+ * Makes ta also emit a TEXTAN_SYN term for every thesaurus group of each
+ * word (of a compound's head when the whole word has none), skipping words
+ * in more than max_groups groups (0: no limit). th is borrowed (NULL: no
+ * synonyms) and must outlive ta; it serves Swedish analysers with stemming
+ * only and is ignored by the others.
+ */
+void textan_set_thesaurus(struct textan *ta, const struct textan_thesaurus *th,
+			  size_t max_groups);
 
 /*
  * Called once per term of a text: term is the feature (stem, part stem or

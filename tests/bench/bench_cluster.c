@@ -150,6 +150,7 @@ static int bench_eval(int argc, char **argv)
 {
 	struct cluster_options o;
 	struct textan_lexicon *lex = textan_lexicon_load(TEXTAN_LEXICON_SV);
+	struct textan_thesaurus *th = textan_thesaurus_load(TEXTAN_THESAURUS_SV);
 	const char *only = NULL;
 	bool heldout = false;
 	double sum = 0;
@@ -157,11 +158,16 @@ static int bench_eval(int argc, char **argv)
 
 	cluster_options_init(&o);
 	o.lexicon = lex;
+	o.thesaurus = th;
 	for (int i = 2; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : "";
 
 		if (!strcmp(argv[i], "--no-lexicon")) {
 			o.lexicon = NULL;
+			continue;
+		}
+		if (!strcmp(argv[i], "--no-thesaurus")) {
+			o.thesaurus = NULL;
 			continue;
 		}
 		if (!strcmp(argv[i], "--heldout")) {
@@ -179,6 +185,12 @@ static int bench_eval(int argc, char **argv)
 			o.word_share = atof(v);
 		else if (!strcmp(argv[i - 1], "--part-weight"))
 			o.part_weight = atof(v);
+		else if (!strcmp(argv[i - 1], "--refine"))
+			o.refine = (unsigned)atoi(v);
+		else if (!strcmp(argv[i - 1], "--syn-share"))
+			o.syn_share = atof(v);
+		else if (!strcmp(argv[i - 1], "--syn-max"))
+			o.syn_max = (unsigned)atoi(v);
 		else if (!strcmp(argv[i - 1], "--neighbours"))
 			o.neighbours = (unsigned)atoi(v);
 		else if (!strcmp(argv[i - 1], "--second-order"))
@@ -215,6 +227,13 @@ static int bench_eval(int argc, char **argv)
 		if (load(k, &fx))
 			return 1;
 		ari = fixture_ari(&fx, &o);
+		if (getenv("SWEEP")) { /* representation quality: mean over k = 5..14 */
+			struct cluster_options ok = o;
+
+			ari = 0;
+			for (ok.target_k = 5; ok.target_k <= 14; ok.target_k++)
+				ari += fixture_ari(&fx, &ok) / 10;
+		}
 		if (cluster_suggest(fx.in, fx.n, &o, &r) == 0) {
 			printf("%-18s n=%3zu themes=%2zu ARI %.3f  (%zu clusters, %zu unclustered)\n",
 			       sets[k], fx.n, fx.ntheme, ari, r->n_clusters, r->n_unclustered);
@@ -234,6 +253,7 @@ static int bench_eval(int argc, char **argv)
 	if (tuned)
 		printf("mean of the Swedish tuning sets: %.3f\n", sum / tuned);
 	textan_lexicon_free(lex);
+	textan_thesaurus_free(th);
 	return 0;
 }
 
