@@ -176,7 +176,7 @@ void cluster_options_init(struct cluster_options *o)
 	o->lang = TEXTAN_AUTO;
 	o->features = TEXTAN_F_DEFAULT;
 	o->ngram_min = 3;
-	o->ngram_max = 5;
+	o->ngram_max = 6;
 	o->word_share = 0.1;
 	o->part_weight = 0.5;
 	o->min_df = 2;
@@ -184,7 +184,7 @@ void cluster_options_init(struct cluster_options *o)
 	o->second_order = 0.0;
 	o->syn_share = 0.0;
 	o->syn_max = 0;
-	o->refine = 0;
+	o->refine = 10;
 }
 
 static int collect(void *arg, enum textan_kind kind, const char *term, const char *surface)
@@ -262,7 +262,6 @@ static int weigh(struct run *r)
 	double share[NFAM] = {r->o->word_share,
 			      1.0 - r->o->word_share - r->o->syn_share, r->o->syn_share};
 	size_t min_df = r->o->min_df > 0 ? (size_t)r->o->min_df : 1;
-
 	for (size_t i = 0; i < r->n; i++) {
 		struct note *nt = &r->notes[i];
 		double norm[NFAM] = {0, 0, 0}, total = 0;
@@ -275,11 +274,19 @@ static int weigh(struct run *r)
 			uint32_t f = nt->occ[k].feat;
 			double tf = 0, w;
 
-			for (; k < nt->nocc && nt->occ[k].feat == f; k++)
-				tf += nt->occ[k].kind == TEXTAN_PART ? r->o->part_weight : 1.0;
+			for (; k < nt->nocc && nt->occ[k].feat == f; k++) {
+				const struct occ *oc = &nt->occ[k];
+
+				if (oc->kind == TEXTAN_PART)
+					tf += r->o->part_weight;
+				else
+					tf += 1.0;
+			}
 			if (r->df[f] < min_df || tf <= 0)
 				continue;
-			w = (1.0 + log(tf)) * log((double)(r->n + 1) / r->df[f]);
+			/* sublinear above one occurrence; a compound part's
+			 * fraction stays a fraction (1 + log would drop it) */
+			w = (tf <= 1 ? tf : 1.0 + log(tf)) * log((double)(r->n + 1) / r->df[f]);
 			if (w <= 0)
 				continue;
 			nt->vec[nt->nvec++] = (struct entry){f, (float)w};
