@@ -8,7 +8,10 @@
  * similarity over each note's nearest neighbours -> average-linkage
  * agglomeration (Lance-Williams updates in the n x n matrix, each row
  * caching its nearest neighbour) -> optional attachment of left-over notes
- * -> labels from the most heavily weighted word terms of each cluster.
+ * -> refinement: the note-level matrix again, and each note moved to the
+ * group it is most similar to on average, until none moves -> labels from
+ * the most heavily weighted word terms of each cluster. Thesaurus terms
+ * form a third family beside words and n-grams, with its own share.
  *
  * Invariants:
  *  1. Every computation runs in canonical order (notes sorted by id, text,

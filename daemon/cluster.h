@@ -64,8 +64,9 @@ struct cluster_options {
 	double part_weight; /* term frequency a compound part counts as */
 	int min_df;         /* ignore terms in fewer notes than this (default 2) */
 	/* Synonyms: a thesaurus (borrowed; NULL: none), the share of the
-	 * similarity that comes from shared thesaurus groups (taken from the
-	 * n-grams' share), and the most groups a word may have to count. */
+	 * similarity that comes from words the thesaurus relates (taken from the
+	 * n-grams' share; default 0: measured to lower agreement), and the most
+	 * related words a word may have to count (0 = any). */
 	const struct textan_thesaurus *thesaurus;
 	double syn_share;
 	unsigned syn_max;
