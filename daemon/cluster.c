@@ -8,7 +8,10 @@
  * similarity over each note's nearest neighbours -> average-linkage
  * agglomeration (Lance-Williams updates in the n x n matrix, each row
  * caching its nearest neighbour) -> optional attachment of left-over notes
- * -> labels from the most heavily weighted word terms of each cluster.
+ * -> refinement: the note-level matrix again, and each note moved to the
+ * group it is most similar to on average, until none moves -> labels from
+ * the most heavily weighted word terms of each cluster. Thesaurus terms
+ * form a third family beside words and n-grams, with its own share.
  *
  * Invariants:
  *  1. Every computation runs in canonical order (notes sorted by id, text,
@@ -30,6 +33,14 @@
 #include "tv_protocol.h"
 
 #define FORBID (-1e30f)
+
+/* Feature families, each L2-normalised on its own and given its share. */
+enum { FAM_WORD, FAM_NGRAM, FAM_SYN, NFAM };
+
+static int family_of(enum textan_kind kind)
+{
+	return kind == TEXTAN_NGRAM ? FAM_NGRAM : kind == TEXTAN_SYN ? FAM_SYN : FAM_WORD;
+}
 
 /* ---- string interning ---------------------------------------------------- */
 
@@ -153,7 +164,7 @@ struct run {
 	struct note *notes; /* canonical order */
 	struct strtab feats, surfs;
 	uint32_t *df;       /* per feature: notes containing it */
-	uint8_t *is_word;   /* per feature: word or part (not n-gram) */
+	uint8_t *family;    /* per feature: FAM_WORD, FAM_NGRAM or FAM_SYN */
 	float *sim;         /* n x n */
 	struct note *cur;   /* while collecting terms */
 };
@@ -168,19 +179,22 @@ void cluster_options_init(struct cluster_options *o)
 	o->lang = TEXTAN_AUTO;
 	o->features = TEXTAN_F_DEFAULT;
 	o->ngram_min = 3;
-	o->ngram_max = 5;
+	o->ngram_max = 6;
 	o->word_share = 0.1;
 	o->part_weight = 0.5;
 	o->min_df = 2;
 	o->neighbours = 8;
 	o->second_order = 0.0;
+	o->syn_share = 0.0;
+	o->syn_max = 0;
+	o->refine = 10;
 }
 
 static int collect(void *arg, enum textan_kind kind, const char *term, const char *surface)
 {
 	struct run *r = arg;
 	struct note *nt = r->cur;
-	int64_t f = strtab_id(&r->feats, kind == TEXTAN_NGRAM ? 'g' : 'w', term);
+	int64_t f = strtab_id(&r->feats, "wgy"[family_of(kind)], term);
 	int64_t s = strtab_id(&r->surfs, 's', surface);
 
 	if (f < 0 || s < 0)
@@ -218,6 +232,8 @@ static int analyse(struct run *r, enum textan_lang lang)
 
 	if (!ta)
 		return -TV_E_INTERNAL;
+	if (r->o->syn_share > 0)
+		textan_set_thesaurus(ta, r->o->thesaurus, r->o->syn_max);
 	for (size_t i = 0; i < r->n && !rc; i++) {
 		r->cur = &r->notes[i];
 		rc = textan_terms(ta, r->notes[i].text, collect, r);
@@ -228,8 +244,8 @@ static int analyse(struct run *r, enum textan_lang lang)
 	if (rc)
 		return rc;
 	r->df = calloc(r->feats.count + 1, sizeof *r->df);
-	r->is_word = calloc(r->feats.count + 1, 1);
-	if (!r->df || !r->is_word)
+	r->family = calloc(r->feats.count + 1, 1);
+	if (!r->df || !r->family)
 		return -TV_E_INTERNAL;
 	for (size_t i = 0; i < r->n; i++) {
 		const struct note *nt = &r->notes[i];
@@ -237,8 +253,7 @@ static int analyse(struct run *r, enum textan_lang lang)
 		for (size_t k = 0; k < nt->nocc; k++) {
 			if (k == 0 || nt->occ[k].feat != nt->occ[k - 1].feat)
 				r->df[nt->occ[k].feat]++;
-			if (nt->occ[k].kind != TEXTAN_NGRAM)
-				r->is_word[nt->occ[k].feat] = 1;
+			r->family[nt->occ[k].feat] = (uint8_t)family_of(nt->occ[k].kind);
 		}
 	}
 	return 0;
@@ -247,12 +262,12 @@ static int analyse(struct run *r, enum textan_lang lang)
 /* TF-IDF per family, each family L2-normalised and scaled by its share. */
 static int weigh(struct run *r)
 {
-	double share[2] = {r->o->word_share, 1.0 - r->o->word_share};
+	double share[NFAM] = {r->o->word_share,
+			      1.0 - r->o->word_share - r->o->syn_share, r->o->syn_share};
 	size_t min_df = r->o->min_df > 0 ? (size_t)r->o->min_df : 1;
-
 	for (size_t i = 0; i < r->n; i++) {
 		struct note *nt = &r->notes[i];
-		double norm[2] = {0, 0}, total = 0;
+		double norm[NFAM] = {0, 0, 0}, total = 0;
 		size_t k = 0;
 
 		nt->vec = malloc((nt->nocc ? nt->nocc : 1) * sizeof *nt->vec);
@@ -262,20 +277,28 @@ static int weigh(struct run *r)
 			uint32_t f = nt->occ[k].feat;
 			double tf = 0, w;
 
-			for (; k < nt->nocc && nt->occ[k].feat == f; k++)
-				tf += nt->occ[k].kind == TEXTAN_PART ? r->o->part_weight : 1.0;
+			for (; k < nt->nocc && nt->occ[k].feat == f; k++) {
+				const struct occ *oc = &nt->occ[k];
+
+				if (oc->kind == TEXTAN_PART)
+					tf += r->o->part_weight;
+				else
+					tf += 1.0;
+			}
 			if (r->df[f] < min_df || tf <= 0)
 				continue;
-			w = (1.0 + log(tf)) * log((double)(r->n + 1) / r->df[f]);
+			/* sublinear above one occurrence; a compound part's
+			 * fraction stays a fraction (1 + log would drop it) */
+			w = (tf <= 1 ? tf : 1.0 + log(tf)) * log((double)(r->n + 1) / r->df[f]);
 			if (w <= 0)
 				continue;
 			nt->vec[nt->nvec++] = (struct entry){f, (float)w};
-			norm[r->is_word[f] ? 0 : 1] += w * w;
+			norm[r->family[f]] += w * w;
 		}
-		for (int fam = 0; fam < 2; fam++)
-			norm[fam] = norm[fam] > 0 ? sqrt(share[fam]) / sqrt(norm[fam]) : 0;
+		for (int fam = 0; fam < NFAM; fam++)
+			norm[fam] = norm[fam] > 0 && share[fam] > 0 ? sqrt(share[fam]) / sqrt(norm[fam]) : 0;
 		for (size_t e = 0; e < nt->nvec; e++) {
-			nt->vec[e].w *= (float)norm[r->is_word[nt->vec[e].feat] ? 0 : 1];
+			nt->vec[e].w *= (float)norm[r->family[nt->vec[e].feat]];
 			total += (double)nt->vec[e].w * nt->vec[e].w;
 		}
 		/* a note with terms of one family only is still a unit vector */
@@ -596,7 +619,8 @@ static char *make_label(struct run *r, const size_t *members, size_t m)
 			const struct occ *oc = &nt->occ[k];
 			bool words = (r->o->features & TEXTAN_F_WORDS) != 0;
 
-			if (words ? oc->kind == TEXTAN_NGRAM : oc->kind != TEXTAN_NGRAM)
+			if (oc->kind == TEXTAN_SYN ||
+			    (words ? oc->kind == TEXTAN_NGRAM : oc->kind != TEXTAN_NGRAM))
 				continue;
 			if (k && oc->feat == nt->occ[k - 1].feat && oc->surf == nt->occ[k - 1].surf)
 				continue;
@@ -704,7 +728,7 @@ static void run_free(struct run *r)
 	strtab_free(&r->feats);
 	strtab_free(&r->surfs);
 	free(r->df);
-	free(r->is_word);
+	free(r->family);
 	free(r->sim);
 }
 
@@ -753,6 +777,72 @@ static void attach_singletons(struct agg *g, const struct cluster_options *o,
 		if (best != SIZE_MAX)
 			head_of[s] = best;
 	}
+}
+
+/*
+ * Refinement after merging: each note in turn, in canonical order, moves to
+ * the group whose notes it is most similar to on average (sim is the
+ * note-level matrix, cannot-link pairs FORBID, so no move can join such a
+ * pair); a note alone moves when that average is above zero. Moves take
+ * effect at once, passes repeat until none moves or `passes` ran. Like
+ * k-means, this mends notes that an early merge put in the wrong group,
+ * which average linkage can never undo. head_of is updated, each group's
+ * head being its member of lowest index. Returns 0 or -TV_E_INTERNAL.
+ */
+static int refine(const float *sim, size_t n, size_t *head_of, unsigned passes)
+{
+	double *acc = malloc((n ? n : 1) * sizeof *acc);
+	size_t *size = calloc(n ? n : 1, sizeof *size);
+
+	if (!acc || !size) {
+		free(acc);
+		free(size);
+		return -TV_E_INTERNAL;
+	}
+	for (size_t i = 0; i < n; i++)
+		size[head_of[i]]++;
+	for (unsigned p = 0; p < passes; p++) {
+		size_t moves = 0;
+
+		for (size_t i = 0; i < n; i++) {
+			const float *row = sim + i * n;
+			size_t cur = head_of[i], best = cur;
+			double bestv;
+
+			memset(acc, 0, n * sizeof *acc);
+			for (size_t j = 0; j < n; j++)
+				if (j != i)
+					acc[head_of[j]] += row[j];
+			bestv = size[cur] > 1 ? acc[cur] / (double)(size[cur] - 1) : 0;
+			for (size_t h = 0; h < n; h++) {
+				double v;
+
+				if (h == cur || !size[h])
+					continue;
+				v = acc[h] / (double)size[h];
+				if (v > bestv + 1e-9)
+					best = h, bestv = v;
+			}
+			if (best != cur) {
+				size[cur]--, size[best]++;
+				head_of[i] = best;
+				moves++;
+			}
+		}
+		if (!moves)
+			break;
+	}
+	/* the head of a group is again its member of lowest index */
+	for (size_t h = 0; h < n; h++)
+		size[h] = SIZE_MAX;
+	for (size_t i = 0; i < n; i++) {
+		if (size[head_of[i]] == SIZE_MAX)
+			size[head_of[i]] = i;
+		head_of[i] = size[head_of[i]];
+	}
+	free(acc);
+	free(size);
+	return 0;
 }
 
 int cluster_suggest(const struct cluster_input *in, size_t n,
@@ -856,6 +946,19 @@ int cluster_suggest(const struct cluster_input *in, size_t n,
 				head_of[k] = i;
 	if (o->attach > 0)
 		attach_singletons(&g, o, (const size_t(*)[2])links, nlinks, head_of);
+	if (o->refine) {
+		/* merging overwrote the matrix with cluster averages */
+		free(r.sim);
+		r.sim = g.sim = NULL;
+		if ((rc = similarities(&r)) || (rc = second_order(&r)))
+			goto fail;
+		g.sim = r.sim;
+		for (size_t l = 0; l < nlinks; l++)
+			r.sim[links[l][0] * n + links[l][1]] = r.sim[links[l][1] * n + links[l][0]] = FORBID;
+		if ((rc = refine(r.sim, n, head_of, o->refine)))
+			goto fail;
+		rc = -TV_E_INTERNAL;
+	}
 
 	/* clusters: heads with enough members, largest first, then by head
 	 * (the head is the member of lowest canonical index) */
@@ -906,8 +1009,16 @@ int cluster_suggest(const struct cluster_input *in, size_t n,
 				if (head_of[i] == h)
 					canon[m] = i, c->notes[m++] = r.notes[i].input;
 			c->n_notes = m;
-			/* over the merged notes (attached ones are not counted) */
-			c->cohesion = g.size[h] > 1 ? g.within[h] / ((double)g.size[h] * (g.size[h] - 1) / 2) : 0;
+			if (o->refine) { /* over the final members */
+				double w = 0;
+
+				for (size_t a = 0; a < m; a++)
+					for (size_t b = a + 1; b < m; b++)
+						w += r.sim[canon[a] * n + canon[b]];
+				c->cohesion = m > 1 ? w / ((double)m * (m - 1) / 2) : 0;
+			} else { /* over the merged notes (attached ones are not counted) */
+				c->cohesion = g.size[h] > 1 ? g.within[h] / ((double)g.size[h] * (g.size[h] - 1) / 2) : 0;
+			}
 			c->label = make_label(&r, canon, m);
 			free(canon);
 			if (!c->label) {

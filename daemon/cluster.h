@@ -14,6 +14,7 @@
  *     struct cluster_result *r;
  *     cluster_options_init(&o);
  *     o.lexicon = lexicon_loaded_once_at_start_up;   (may be NULL)
+ *     o.thesaurus = thesaurus_loaded_once_at_start_up; (may be NULL)
  *     o.cannot_link = rejected; o.n_cannot_link = n_rejected;
  *     if (cluster_suggest(notes, n, &o, &r) == 0) { ...; cluster_result_free(r); }
  */
@@ -62,10 +63,20 @@ struct cluster_options {
 	double word_share;
 	double part_weight; /* term frequency a compound part counts as */
 	int min_df;         /* ignore terms in fewer notes than this (default 2) */
+	/* Synonyms: a thesaurus (borrowed; NULL: none), the share of the
+	 * similarity that comes from words the thesaurus relates (taken from the
+	 * n-grams' share; default 0: measured to lower agreement), and the most
+	 * related words a word may have to count (0 = any). */
+	const struct textan_thesaurus *thesaurus;
+	double syn_share;
+	unsigned syn_max;
 	/* Mix of second-order similarity (over each note's `neighbours`
 	 * nearest notes) into the cosine: 0 = off, 1 = second-order only. */
 	unsigned neighbours;
 	double second_order;
+	/* Passes of refinement after merging: every note moves to the group
+	 * it is most similar to on average (0 = off). */
+	unsigned refine;
 };
 
 struct cluster {

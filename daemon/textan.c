@@ -29,21 +29,30 @@
 /* Function words, plus the verbs and adverbs every workshop note leans on
  * ("behöver", "måste", "finns") that say nothing about its theme. */
 static const char *const stop_sv[] = {
-	"alla", "allt", "alltid", "andra", "annars", "att", "av", "bara",
-	"behöver", "behövs", "bli", "blir", "borde", "bra", "både", "de",
-	"dem", "den", "denna", "dess", "det", "detta", "dig", "din", "ditt",
-	"du", "där", "då", "efter", "eftersom", "ej", "eller", "en", "er",
-	"ett", "finns", "fler", "flera", "fortfarande", "från", "får", "för",
-	"före", "ganska", "genom", "ger", "gå", "gör", "göra", "ha", "hade",
-	"han", "har", "hela", "hon", "hos", "hur", "här", "i", "ibland",
-	"inga", "ingen", "inget", "inom", "inte", "ju", "kan", "kanske",
-	"kommer", "kunde", "kunna", "man", "med", "mellan", "men", "mer",
-	"mest", "mig", "min", "mot", "mycket", "många", "måste", "ni", "nog",
-	"nu", "när", "någon", "något", "några", "och", "också", "om", "oss",
-	"på", "redan", "sig", "sin", "sina", "sitt", "ska", "skulle", "som",
-	"så", "tex", "till", "under", "upp", "ut", "utan", "vad",
-	"var", "vara", "vi", "vid", "viktigt", "vilka", "vill", "vår",
-	"våra", "vårt", "än", "ännu", "är", "även", "åt", "över",
+	"aldrig", "alla", "alldeles", "allt", "alltid", "andra", "annan",
+	"annars", "annat", "att", "av", "bara", "behöver", "behövs", "bli",
+	"blir", "borde", "bra", "bättre", "både", "dag", "de", "dem", "den",
+	"denna", "dess", "det", "detta", "dig", "din", "ditt", "dock", "du",
+	"där", "därför", "då", "efter", "eftersom", "egen", "eget", "egna",
+	"ej", "eller", "en", "enkelt", "enligt", "ens", "er", "etc", "ett",
+	"ex", "exempel", "finns", "fler", "flera", "fortfarande", "från",
+	"färre", "få", "får", "fått", "för", "före", "ganska", "genom", "ger",
+	"gjort", "god", "goda", "gärna", "gå", "gör", "göra", "ha", "hade",
+	"han", "har", "hela", "helt", "hon", "hos", "hur", "här", "i",
+	"ibland", "idag", "igen", "inga", "ingen", "ingenting", "inget",
+	"innan", "inom", "inte", "istället", "ju", "kan", "kanske", "kommer",
+	"kunde", "kunna", "kvar", "lite", "liten", "lätt", "man", "med",
+	"medan", "mellan", "men", "mer", "mest", "mig", "min", "mindre", "mot",
+	"mycket", "många", "måste", "ni", "nog", "nu", "ny", "nya", "nytt",
+	"när", "nästan", "någon", "något", "några", "och", "också", "ofta",
+	"olika", "om", "oss", "på", "redan", "rätt", "samma", "samt", "se",
+	"sedan", "sen", "ser", "sig", "sin", "sina", "sitt", "själv", "ska",
+	"skulle", "små", "som", "stor", "stora", "stället", "svår", "svårt",
+	"sällan", "så", "t", "ta", "tar", "tex", "tid", "till", "tycker",
+	"under", "upp", "ut", "utan", "vad", "var", "vara", "varandra",
+	"varje", "verkligen", "vi", "vid", "viktigt", "vilka", "vill",
+	"väldigt", "vår", "våra", "vårt", "än", "ännu", "är", "även", "åt",
+	"över",
 };
 
 static const char *const stop_en[] = {
@@ -465,12 +474,248 @@ size_t textan_split(const struct textan_lexicon *lex, const char *word,
 	return n;
 }
 
+/* ---- thesaurus ------------------------------------------------------------ */
+
+/*
+ * A MyThes thesaurus (Debian's mythes-sv): a first line naming the
+ * encoding, then entries "word|meanings" each followed by that many lines
+ * "(class)|synonym|synonym...". Each head word and each of its synonyms
+ * become a pair of related words both ways, by their Swedish stems, so
+ * "jobbet" and "arbetet" meet through the entries of "jobb" and "arbete".
+ * Relations are not followed further: words of many senses would chain
+ * unrelated notes together. Phrases ("vänja sig") are skipped: a note's
+ * words are looked up one by one.
+ */
+struct thes_pair {
+	const char *word, *rel; /* stems, into arena */
+};
+
+struct textan_thesaurus {
+	char *arena;
+	size_t arena_len, arena_cap;
+	struct thes_pair *pairs; /* sorted by word, then rel; unique */
+	size_t n, cap, words;
+};
+
+static int cmp_pair(const void *a, const void *b)
+{
+	const struct thes_pair *x = a, *y = b;
+	int c = strcmp(x->word, y->word);
+
+	return c ? c : strcmp(x->rel, y->rel);
+}
+
+/* Latin-1 to UTF-8 of len bytes into out (2 * len + 1 bytes). */
+static void latin1_to_utf8(const char *in, size_t len, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (c < 0x80) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = (char)(0xC0 | (c >> 6));
+			out[o++] = (char)(0x80 | (c & 0x3F));
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Stores the stem of one thesaurus word in the arena; *off is its offset
+ * + 1, or 0 when the word is not one plain word of letters (skipped).
+ * Returns 0 or -TV_E_INTERNAL. */
+static int thes_stem(struct textan_thesaurus *th, struct sb_stemmer *st, const char *w,
+		     size_t len, bool latin1, size_t *off)
+{
+	char raw[2 * TEXTAN_WORD_MAX + 1], *norm;
+	const sb_symbol *stem;
+	int sl;
+
+	*off = 0;
+	if (len < 2 || len >= TEXTAN_WORD_MAX)
+		return 0;
+	if (latin1)
+		latin1_to_utf8(w, len, raw);
+	else
+		memcpy(raw, w, len), raw[len] = '\0';
+	if (textan_normalise(raw, strlen(raw), &norm))
+		return 0; /* not valid text: skip the word, keep the rest */
+	for (const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)norm; *p;) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(p, -1, &cp);
+
+		if (k <= 0 || !is_word_cp(cp)) {
+			free(norm);
+			return 0;
+		}
+		p += k;
+	}
+	stem = sb_stemmer_stem(st, (const sb_symbol *)norm, (int)strlen(norm));
+	free(norm);
+	if (!stem)
+		return -TV_E_INTERNAL;
+	sl = sb_stemmer_length(st);
+	if (sl < 2)
+		return 0;
+	if (th->arena_len + (size_t)sl + 1 > th->arena_cap) {
+		size_t nc = th->arena_cap ? th->arena_cap * 2 : 1u << 18;
+		char *na = realloc(th->arena, nc);
+
+		if (!na)
+			return -TV_E_INTERNAL;
+		th->arena = na;
+		th->arena_cap = nc;
+	}
+	memcpy(th->arena + th->arena_len, stem, (size_t)sl);
+	th->arena[th->arena_len + (size_t)sl] = '\0';
+	*off = th->arena_len + 1;
+	th->arena_len += (size_t)sl + 1;
+	return 0;
+}
+
+/* Adds the pair (a, b) of arena offsets + 1 (as integers until the arena
+ * stops moving). Returns 0 or -TV_E_INTERNAL. */
+static int thes_pair_add(struct textan_thesaurus *th, size_t a, size_t b)
+{
+	if (th->n == th->cap) {
+		size_t nc = th->cap ? th->cap * 2 : 1u << 15;
+		struct thes_pair *np = realloc(th->pairs, nc * sizeof *np);
+
+		if (!np)
+			return -TV_E_INTERNAL;
+		th->pairs = np;
+		th->cap = nc;
+	}
+	th->pairs[th->n++] = (struct thes_pair){(const char *)(uintptr_t)a,
+						(const char *)(uintptr_t)b};
+	return 0;
+}
+
+struct textan_thesaurus *textan_thesaurus_load(const char *path)
+{
+	struct textan_thesaurus *th;
+	struct sb_stemmer *st;
+	FILE *f = fopen(path, "r");
+	char line[4096], head[TEXTAN_WORD_MAX];
+	size_t headlen = 0, out = 0;
+	bool latin1;
+
+	if (!f)
+		return NULL;
+	th = calloc(1, sizeof *th);
+	st = sb_stemmer_new("swedish", "UTF_8");
+	if (!th || !st || !fgets(line, sizeof line, f))
+		goto fail;
+	latin1 = strncmp(line, "UTF-8", 5) != 0;
+	while (fgets(line, sizeof line, f)) {
+		size_t len = strcspn(line, "\r\n"), h;
+		char *p, *bar;
+
+		line[len] = '\0';
+		if (line[0] != '|' && line[0] != '(') { /* "word|meanings" */
+			bar = strchr(line, '|');
+			headlen = bar ? (size_t)(bar - line) : 0;
+			if (headlen >= TEXTAN_WORD_MAX)
+				headlen = 0;
+			memcpy(head, line, headlen);
+			continue;
+		}
+		if (!headlen || thes_stem(th, st, head, headlen, latin1, &h))
+			goto fail_or_skip;
+		if (!h)
+			continue;
+		for (p = strchr(line, '|'); p; p = bar) {
+			size_t m;
+
+			p++;
+			bar = strchr(p, '|');
+			if (thes_stem(th, st, p, bar ? (size_t)(bar - p) : strlen(p), latin1, &m))
+				goto fail;
+			if (m && (thes_pair_add(th, h, m) || thes_pair_add(th, m, h)))
+				goto fail;
+		}
+		continue;
+fail_or_skip:
+		if (headlen)
+			goto fail;
+	}
+	fclose(f);
+	f = NULL;
+	sb_stemmer_delete(st);
+	st = NULL;
+	for (size_t i = 0; i < th->n; i++) {
+		th->pairs[i].word = th->arena + (uintptr_t)th->pairs[i].word - 1;
+		th->pairs[i].rel = th->arena + (uintptr_t)th->pairs[i].rel - 1;
+	}
+	if (th->n)
+		qsort(th->pairs, th->n, sizeof *th->pairs, cmp_pair);
+	for (size_t i = 0; i < th->n; i++) { /* duplicates, and a word with itself */
+		if (strcmp(th->pairs[i].word, th->pairs[i].rel) == 0 ||
+		    (out && cmp_pair(&th->pairs[i], &th->pairs[out - 1]) == 0))
+			continue;
+		th->words += !out || strcmp(th->pairs[i].word, th->pairs[out - 1].word) != 0;
+		th->pairs[out++] = th->pairs[i];
+	}
+	th->n = out;
+	if (!th->n)
+		goto fail;
+	return th;
+fail:
+	if (f)
+		fclose(f);
+	if (st)
+		sb_stemmer_delete(st);
+	textan_thesaurus_free(th);
+	return NULL;
+}
+
+void textan_thesaurus_free(struct textan_thesaurus *th)
+{
+	if (!th)
+		return;
+	free(th->arena);
+	free(th->pairs);
+	free(th);
+}
+
+size_t textan_thesaurus_size(const struct textan_thesaurus *th)
+{
+	return th ? th->words : 0;
+}
+
+/* The words related to a stem: *first and their count (0: none). */
+static size_t thes_related(const struct textan_thesaurus *th, const char *stem,
+			   const struct thes_pair **first)
+{
+	size_t lo = 0, hi = th ? th->n : 0, end;
+
+	*first = NULL;
+	if (!th)
+		return 0;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (strcmp(th->pairs[mid].word, stem) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (end = lo; end < th->n && strcmp(th->pairs[end].word, stem) == 0; end++)
+		;
+	*first = lo < th->n ? &th->pairs[lo] : NULL;
+	return end - lo;
+}
+
 /* ---- the analyser ------------------------------------------------------- */
 
 struct textan {
 	enum textan_lang lang;
 	unsigned flags, ngram_min, ngram_max;
 	const struct textan_lexicon *lex;
+	const struct textan_thesaurus *thes;
+	size_t syn_max;
 	struct sb_stemmer *stemmer;
 	textan_term_fn fn;
 	void *arg;
@@ -500,6 +745,14 @@ struct textan *textan_new(enum textan_lang lang, unsigned flags,
 		}
 	}
 	return ta;
+}
+
+void textan_set_thesaurus(struct textan *ta, const struct textan_thesaurus *th,
+			  size_t max_groups)
+{
+	/* its groups are keyed by Swedish stems */
+	ta->thes = ta->lang == TEXTAN_SV && ta->stemmer ? th : NULL;
+	ta->syn_max = max_groups;
 }
 
 void textan_free(struct textan *ta)
@@ -562,12 +815,42 @@ static int emit_ngrams(struct textan *ta, const char *stem, const char *surface)
 	return 0;
 }
 
+/* Workshops mix languages ("Shoulder season is where the growth is" among
+ * Swedish notes), so a word is dropped when it is a stop word of either. */
+static bool is_stop_any(const char *word)
+{
+	return textan_is_stop(TEXTAN_SV, word) || textan_is_stop(TEXTAN_EN, word);
+}
+
 static bool all_digits(const char *w, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		if (w[i] < '0' || w[i] > '9')
 			return false;
 	return true;
+}
+
+/*
+ * Emits TEXTAN_SYN terms for stem: the stem itself and every word the
+ * thesaurus relates to it, unless there are more than syn_max of those (a
+ * word of many senses would join unrelated notes). Sets *found to whether
+ * stem is in the thesaurus at all. Returns 0 or the callback's value.
+ */
+static int emit_synonyms(struct textan *ta, const char *stem, const char *surface, bool *found)
+{
+	const struct thes_pair *g;
+	size_t n = thes_related(ta->thes, stem, &g);
+	int rc;
+
+	*found = n > 0;
+	if (!n || (ta->syn_max && n > ta->syn_max))
+		return 0;
+	if ((rc = ta->fn(ta->arg, TEXTAN_SYN, stem, surface)))
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = ta->fn(ta->arg, TEXTAN_SYN, g[i].rel, surface)))
+			return rc;
+	return 0;
 }
 
 static int term_word(void *arg, const char *w, size_t len)
@@ -582,7 +865,7 @@ static int term_word(void *arg, const char *w, size_t len)
 		return 0;
 	memcpy(word, w, len);
 	word[len] = '\0';
-	if ((ta->flags & TEXTAN_F_STOP) && textan_is_stop(ta->lang, word))
+	if ((ta->flags & TEXTAN_F_STOP) && is_stop_any(word))
 		return 0;
 	if ((rc = stem_of(ta, word, len, stem)))
 		return rc;
@@ -593,7 +876,7 @@ static int term_word(void *arg, const char *w, size_t len)
 	for (size_t i = 0; i < np; i++) {
 		char pstem[TEXTAN_WORD_MAX];
 
-		if ((ta->flags & TEXTAN_F_STOP) && textan_is_stop(ta->lang, parts[i]))
+		if ((ta->flags & TEXTAN_F_STOP) && is_stop_any(parts[i]))
 			continue;
 		if ((rc = stem_of(ta, parts[i], strlen(parts[i]), pstem)))
 			return rc;
@@ -601,6 +884,20 @@ static int term_word(void *arg, const char *w, size_t len)
 			continue;
 		if ((rc = ta->fn(ta->arg, TEXTAN_PART, pstem, parts[i])))
 			return rc;
+	}
+	if (ta->thes) {
+		bool found;
+
+		/* the whole word, else the head (last part) of a compound */
+		if ((rc = emit_synonyms(ta, stem, word, &found)))
+			return rc;
+		if (!found && np) {
+			char hstem[TEXTAN_WORD_MAX];
+
+			if ((rc = stem_of(ta, parts[np - 1], strlen(parts[np - 1]), hstem)) ||
+			    (rc = emit_synonyms(ta, hstem, word, &found)))
+				return rc;
+		}
 	}
 	if (ta->flags & TEXTAN_F_NGRAMS)
 		return emit_ngrams(ta, stem, word);

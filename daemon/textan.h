@@ -5,8 +5,9 @@
  * Responsible for: Unicode normalisation (NFKC + case folding, utf8proc),
  * tokenising, Swedish and English stop words, a language guess for a set of
  * notes, stemming (Snowball through libstemmer), compound splitting against
- * a word list (the hunspell-sv dictionary, optional at run time), and
- * character n-grams within words. Not responsible for weighting, similarity
+ * a word list (the hunspell-sv dictionary, optional at run time),
+ * character n-grams within words, and related words from a thesaurus
+ * (mythes-sv, optional at run time). Not responsible for weighting, similarity
  * or clustering (cluster.c), nor for where texts come from: it knows no
  * rooms, notes or sockets.
  *
@@ -54,6 +55,7 @@ enum textan_kind {
 	TEXTAN_WORD,  /* a whole word (or its stem) */
 	TEXTAN_PART,  /* a part of a compound, as a word term (same space) */
 	TEXTAN_NGRAM, /* a character n-gram with '<' '>' word boundaries */
+	TEXTAN_SYN,   /* the stem of the word or of a word related to it */
 };
 
 /*
@@ -95,6 +97,23 @@ size_t textan_lexicon_size(const struct textan_lexicon *lex);
 size_t textan_split(const struct textan_lexicon *lex, const char *word,
 		    char parts[][TEXTAN_WORD_MAX], size_t max);
 
+/* Where Debian's mythes-sv keeps its Swedish thesaurus. */
+#define TEXTAN_THESAURUS_SV "/usr/share/mythes/th_sv_SE_v2.dat"
+
+/*
+ * A thesaurus for synonyms, read from a MyThes .dat file (Latin-1 or
+ * UTF-8): a head word and each of its synonyms are related both ways, by
+ * their Swedish stems (single words only; relations are not chained).
+ * Returns a new thesaurus the caller frees with textan_thesaurus_free(), or
+ * NULL when the file cannot be read (mythes-sv not installed), relates no
+ * words, or memory runs out: callers then go without synonyms. Loading
+ * takes some 60 ms; load it once.
+ */
+struct textan_thesaurus;
+struct textan_thesaurus *textan_thesaurus_load(const char *path);
+void textan_thesaurus_free(struct textan_thesaurus *th);
+size_t textan_thesaurus_size(const struct textan_thesaurus *th); /* words */
+
 /* An analyser: stemmer and options for one language; not thread-safe
  * (one per thread). */
 struct textan;
@@ -110,6 +129,17 @@ struct textan *textan_new(enum textan_lang lang, unsigned flags,
 			  const struct textan_lexicon *lex, unsigned ngram_min,
 			  unsigned ngram_max);
 void textan_free(struct textan *ta);
+
+/*
+ * Makes ta also emit TEXTAN_SYN terms for each word the thesaurus knows
+ * (or, when it does not know the whole word, for a compound's head): its
+ * own stem and the stems of the words related to it, skipping words with
+ * more than max_groups relations (0: no limit). th is borrowed (NULL: no
+ * synonyms) and must outlive ta; it serves Swedish analysers with stemming
+ * only and is ignored by the others.
+ */
+void textan_set_thesaurus(struct textan *ta, const struct textan_thesaurus *th,
+			  size_t max_groups);
 
 /*
  * Called once per term of a text: term is the feature (stem, part stem or

@@ -14,7 +14,8 @@ build="build-essential cmake pkg-config libuv1-dev libwebsockets-dev
   hunspell-sv"
 # clang and its compiler-rt (libFuzzer, sanitizers) build tests/fuzz.
 # chromium runs the web client in tests/browser (with node and npm).
-test="python3 python3-websockets sqlite3 openssl curl sslscan clang libclang-rt-14-dev chromium"
+test="python3 python3-websockets sqlite3 openssl curl sslscan clang libclang-rt-14-dev chromium
+  mythes-sv"
 
 want="$build"
 [ "${1:-}" = "--test" ] && want="$want $test"

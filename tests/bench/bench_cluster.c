@@ -24,9 +24,11 @@
 #include "cluster.h"
 
 static const char *const sets[] = {
-	"ws_kompetens.tsv", "ws_landsbygd.tsv", "ws_larande.tsv", "en_mobility.tsv",
-	"heldout_unga.tsv",
+	"ws_kompetens.tsv", "ws_landsbygd.tsv", "ws_larande.tsv", "ws_besok.tsv",
+	"ws_energi.tsv",    "ws_digital.tsv",   "en_mobility.tsv", "heldout_unga.tsv",
 };
+#define NSWEDISH 6 /* the Swedish tuning sets come first */
+#define ENGLISH (NSETS - 2)
 #define NSETS (sizeof sets / sizeof *sets)
 
 static double now(void)
@@ -94,7 +96,7 @@ static int bench_time(int argc, char **argv)
 	if (!in || !text || !ids)
 		return 1;
 	for (n = 0; n < notes; n++) {
-		const struct fixture *f = &fx[rng_next(&seed) % 3]; /* the Swedish sets */
+		const struct fixture *f = &fx[rng_next(&seed) % NSWEDISH]; /* the Swedish sets */
 		size_t a = rng_next(&seed) % f->n, b;
 
 		do
@@ -148,6 +150,7 @@ static int bench_eval(int argc, char **argv)
 {
 	struct cluster_options o;
 	struct textan_lexicon *lex = textan_lexicon_load(TEXTAN_LEXICON_SV);
+	struct textan_thesaurus *th = textan_thesaurus_load(TEXTAN_THESAURUS_SV);
 	const char *only = NULL;
 	bool heldout = false;
 	double sum = 0;
@@ -155,11 +158,16 @@ static int bench_eval(int argc, char **argv)
 
 	cluster_options_init(&o);
 	o.lexicon = lex;
+	o.thesaurus = th;
 	for (int i = 2; i < argc; i++) {
 		const char *v = i + 1 < argc ? argv[i + 1] : "";
 
 		if (!strcmp(argv[i], "--no-lexicon")) {
 			o.lexicon = NULL;
+			continue;
+		}
+		if (!strcmp(argv[i], "--no-thesaurus")) {
+			o.thesaurus = NULL;
 			continue;
 		}
 		if (!strcmp(argv[i], "--heldout")) {
@@ -177,6 +185,12 @@ static int bench_eval(int argc, char **argv)
 			o.word_share = atof(v);
 		else if (!strcmp(argv[i - 1], "--part-weight"))
 			o.part_weight = atof(v);
+		else if (!strcmp(argv[i - 1], "--refine"))
+			o.refine = (unsigned)atoi(v);
+		else if (!strcmp(argv[i - 1], "--syn-share"))
+			o.syn_share = atof(v);
+		else if (!strcmp(argv[i - 1], "--syn-max"))
+			o.syn_max = (unsigned)atoi(v);
 		else if (!strcmp(argv[i - 1], "--neighbours"))
 			o.neighbours = (unsigned)atoi(v);
 		else if (!strcmp(argv[i - 1], "--second-order"))
@@ -213,6 +227,13 @@ static int bench_eval(int argc, char **argv)
 		if (load(k, &fx))
 			return 1;
 		ari = fixture_ari(&fx, &o);
+		if (getenv("SWEEP")) { /* representation quality: mean over k = 5..14 */
+			struct cluster_options ok = o;
+
+			ari = 0;
+			for (ok.target_k = 5; ok.target_k <= 14; ok.target_k++)
+				ari += fixture_ari(&fx, &ok) / 10;
+		}
 		if (cluster_suggest(fx.in, fx.n, &o, &r) == 0) {
 			printf("%-18s n=%3zu themes=%2zu ARI %.3f  (%zu clusters, %zu unclustered)\n",
 			       sets[k], fx.n, fx.ntheme, ari, r->n_clusters, r->n_unclustered);
@@ -225,13 +246,14 @@ static int bench_eval(int argc, char **argv)
 				}
 			cluster_result_free(r);
 		}
-		if (k < NSETS - 1 && k != 3)
+		if (k < NSWEDISH)
 			sum += ari, tuned++;
 		fixture_free(&fx);
 	}
 	if (tuned)
 		printf("mean of the Swedish tuning sets: %.3f\n", sum / tuned);
 	textan_lexicon_free(lex);
+	textan_thesaurus_free(th);
 	return 0;
 }
 
