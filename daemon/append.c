@@ -21,7 +21,9 @@
 static void append_done(struct room_write *rw)
 {
 	struct append_job *j = (struct append_job *)rw;
-	if (rw->w.status && j->on_fail)
+	/* A repeat of an earlier request commits nothing either: decisions
+	 * the handler took for it must go as for a failed write. */
+	if ((rw->w.status || rw->w.duplicate) && j->on_fail)
 		j->on_fail(rw->room);
 	dispatch_pending_finish(j->srv, j->pending, &rw->w);
 	free(j->data);

@@ -83,7 +83,8 @@ struct append_job {
 	char member_id[TV_ID_LEN + 1]; /* for handlers that also write a membership */
 	char *data, *result;
 	char *search; /* the event's text for the full-text index, or NULL */
-	/* Called when the write failed, before the reply (may be NULL). */
+	/* Called when the write failed or turned out to repeat an earlier
+	 * request (nothing committed), before the reply (may be NULL). */
 	void (*on_fail)(struct room *r);
 };
 /* Appends `kind` with data to ctx->room for the request in ctx and replies

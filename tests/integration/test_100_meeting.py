@@ -117,12 +117,18 @@ class MeetingCase(tt.TavlaCase):
                                for v in voters[:10]])
         self.assertEqual(await voters[0].error("poll.answer", room=R, poll=p_anon, choice="o7"),
                          "bad_request")
+        # a retried request (same id) after a newer answer changes nothing
+        last = voters[-1]
+        await last.call("poll.answer", id="svar-1", room=R, poll=p_anon, choice="o1")
+        await last.call("poll.answer", room=R, poll=p_anon, choice="o2")
+        again = await last.request("poll.answer", id="svar-1", room=R, poll=p_anon, choice="o1")
+        self.assertIs(again.get("replayed"), True, again)
         r = await mod.call("poll.close", room=R, poll=p_anon)
         await self.everyone_at(everyone, r["seq"])
         res = [e for e in observer.events[R] if e["kind"] == "poll.closed"][-1]["data"]["results"]
         # first answers: o1 x10, o2 x10, o3 x10; voters 0..9 moved to o3
-        # (of them 0,3,6,9 were o1 and 1,4,7 were o2)
-        self.assertEqual(res, {"voters": VOTERS, "counts": {"o1": 6, "o2": 7, "o3": 17}})
+        # (of them 0,3,6,9 were o1 and 1,4,7 were o2); voter 29 went o3 -> o1 -> o2
+        self.assertEqual(res, {"voters": VOTERS, "counts": {"o1": 6, "o2": 8, "o3": 16}})
 
         # ---- an anonymous scale whose results wait for the close ----
         p_scale = (await mod.call("poll.create", room=R, question="Hur nöjda är ni med dagen?",
