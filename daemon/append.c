@@ -15,16 +15,20 @@
 #include "conn.h"
 #include "handlers.h"
 #include "room.h"
+#include "search.h"
 #include "server.h"
 
 static void append_done(struct room_write *rw)
 {
 	struct append_job *j = (struct append_job *)rw;
-	if (rw->w.status && j->on_fail)
+	/* A repeat of an earlier request commits nothing either: decisions
+	 * the handler took for it must go as for a failed write. */
+	if ((rw->w.status || rw->w.duplicate) && j->on_fail)
 		j->on_fail(rw->room);
 	dispatch_pending_finish(j->srv, j->pending, &rw->w);
 	free(j->data);
 	free(j->result);
+	free(j->search);
 	free(j);
 }
 
@@ -34,6 +38,9 @@ struct append_job *append_prepare(struct tv_ctx *ctx, const char *kind, json_t *
 	struct append_job *j = calloc(1, sizeof *j);
 	json_t *res = result ? result : json_object();
 	if (j && res) {
+		/* Searchable kinds (search.h) are indexed in the event's own
+		 * transaction. */
+		j->search = data ? search_text_of(kind, data) : NULL;
 		j->data = data ? json_dumps(data, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 		j->result = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	}
@@ -43,6 +50,7 @@ struct append_job *append_prepare(struct tv_ctx *ctx, const char *kind, json_t *
 		if (j) {
 			free(j->data);
 			free(j->result);
+			free(j->search);
 		}
 		free(j);
 		return NULL;
@@ -58,6 +66,7 @@ struct append_job *append_prepare(struct tv_ctx *ctx, const char *kind, json_t *
 	j->rw.ev.kind = j->kind;
 	j->rw.ev.data_json = j->data;
 	j->rw.ev.data_len = strlen(j->data);
+	j->rw.w.search_text = j->search;
 	j->rw.w.request.identity_id = pending_identity(ctx->pending);
 	j->rw.w.request.client_id = pending_client_id(ctx->pending);
 	j->rw.w.request.fingerprint = pending_fingerprint(ctx->pending);

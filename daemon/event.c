@@ -42,9 +42,24 @@ static void classify(struct tv_event *e)
 	else if (strncmp(e->kind, "cluster.", 8) == 0 || strncmp(e->kind, "vote.", 5) == 0 ||
 		 strncmp(e->kind, "suggestion.", 11) == 0)
 		e->vis = VIS_TABLE; /* public when it names no table */
-	if (e->vis != VIS_NOTE && e->vis != VIS_TABLE && e->vis != VIS_BALLOT)
+	else if (strcmp(e->kind, "poll.answered") == 0)
+		e->vis = VIS_POLL;
+	if (e->vis != VIS_NOTE && e->vis != VIS_TABLE && e->vis != VIS_BALLOT &&
+	    e->vis != VIS_POLL)
 		return;
 	json_t *d = json_loadb(e->data, e->data_len, JSON_ALLOW_NUL, NULL);
+	if (e->vis == VIS_POLL) {
+		/* meetings and forums (PROTOCOL.md §9.4): who answered is the
+		 * answerer's own business in an anonymous poll, and what anyone
+		 * answered waits for the close when results are not live. An
+		 * unreadable poll is treated as anonymous and closed. */
+		const char *an = json_string_value(json_object_get(d, "anonymity"));
+		const char *rs = json_string_value(json_object_get(d, "results"));
+		e->anon = an && strcmp(an, "named") == 0 ? ANON_NAMED : ANON_ANONYMOUS;
+		e->hidden = !(rs && strcmp(rs, "live") == 0);
+		json_decref(d);
+		return;
+	}
 	const char *t = json_string_value(json_object_get(d, "table"));
 	snprintf(e->table, sizeof e->table, "%s", t ? t : "");
 	if (e->vis != VIS_NOTE) {
@@ -171,6 +186,12 @@ uint32_t event_audience(const struct tv_event *e, const struct tv_viewer *v)
 		if (v->role == TV_ROLE_PARTICIPANT && e->table[0] && strcmp(e->table, v->table) != 0)
 			return TV_AUD_SKIP;
 		return TV_AUD_NO_AUTHOR;
+	case VIS_POLL:
+		if (is_author(e, v))
+			return TV_AUD_ALL;
+		if (v->role != TV_ROLE_MODERATOR && e->hidden)
+			return TV_AUD_PLACEHOLDER;
+		return e->anon == ANON_NAMED ? TV_AUD_ALL : TV_AUD_NO_AUTHOR;
 	case VIS_NOTE:
 	default:
 		break;
@@ -223,7 +244,10 @@ static char *placeholder_data(const struct tv_event *e)
 {
 	json_t *d = json_loadb(e->data, e->data_len, JSON_ALLOW_NUL, NULL);
 	json_t *p = json_object();
-	static const char *const keep[] = { "id", "board", "table", "hidden", "pending" };
+	/* Notes keep where they are; poll answers (§9.4) which poll and
+	 * whether the answerer is new, never the answer. */
+	static const char *const keep[] = { "id", "board", "table", "hidden", "pending",
+					    "poll", "first" };
 	for (size_t i = 0; i < sizeof keep / sizeof *keep; i++) {
 		json_t *v = json_object_get(d, keep[i]);
 		if (v)

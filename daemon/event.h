@@ -25,6 +25,10 @@
  *                   the vote's scope gets it without the voter and their
  *                   dots (1), and without the running totals when the vote
  *                   is hidden
+ *   VIS_POLL        poll.answered: the answerer gets it whole; in an
+ *                   anonymous poll nobody else gets the author; while
+ *                   results are not live, participants and observers get a
+ *                   placeholder without the answer (moderators see it)
  *
  * Ephemeral entries (presence) travel through the same ring as events; they
  * have seq 0, are never stored, and carry pre-rendered bytes.
@@ -52,7 +56,7 @@
 #define TV_AUD_REVEAL 0x40000000u /* | table << 1 | (1: authors of named notes only) */
 #define TV_AUD_SKIP UINT32_MAX
 
-enum event_vis { VIS_PUBLIC, VIS_NOTE, VIS_REVEAL, VIS_MODERATORS, VIS_TABLE, VIS_BALLOT };
+enum event_vis { VIS_PUBLIC, VIS_NOTE, VIS_REVEAL, VIS_MODERATORS, VIS_TABLE, VIS_BALLOT, VIS_POLL };
 enum note_anonymity { ANON_NAMED = 0, ANON_MODERATORS = 1, ANON_ANONYMOUS = 2 };
 
 /* Who is looking. table is "" when the viewer sits at no table. */

@@ -69,6 +69,32 @@ int handle_synthesis_publish(struct tv_ctx *ctx);
 int handle_synthesis_get(struct tv_ctx *ctx);
 int handle_export(struct tv_ctx *ctx);
 int handle_export_link(struct tv_ctx *ctx);
+/* meetings and forums (PROTOCOL.md §9): meeting_ops.c, search.c */
+int handle_agenda_add(struct tv_ctx *ctx);
+int handle_agenda_edit(struct tv_ctx *ctx);
+int handle_agenda_remove(struct tv_ctx *ctx);
+int handle_agenda_current(struct tv_ctx *ctx);
+int handle_poll_create(struct tv_ctx *ctx);
+int handle_poll_answer(struct tv_ctx *ctx);
+int handle_poll_close(struct tv_ctx *ctx);
+int handle_round_open(struct tv_ctx *ctx);
+int handle_round_answer(struct tv_ctx *ctx);
+int handle_round_close(struct tv_ctx *ctx);
+int handle_hand_raise(struct tv_ctx *ctx);
+int handle_hand_lower(struct tv_ctx *ctx);
+int handle_queue_next(struct tv_ctx *ctx);
+int handle_react(struct tv_ctx *ctx);
+int handle_thread_create(struct tv_ctx *ctx);
+int handle_post_add(struct tv_ctx *ctx);
+int handle_post_edit(struct tv_ctx *ctx);
+int handle_post_delete(struct tv_ctx *ctx);
+int handle_search(struct tv_ctx *ctx);
+int handle_rooms_unread(struct tv_ctx *ctx);
+int handle_rooms_seen(struct tv_ctx *ctx);
+int handle_meeting_export(struct tv_ctx *ctx);
+/* chat.send's reply_to in a meeting or forum: 0 when seq is a chat
+ * message of the room, else a negative code with ctx->err set. */
+int meeting_chat_reply_check(struct tv_ctx *ctx, long long seq);
 
 /* ---- append.c --------------------------------------------------------------- */
 /* A request's event on its way to the room's log. */
@@ -80,7 +106,9 @@ struct append_job {
 	char author[TV_ID_LEN + 1], name[256];
 	char member_id[TV_ID_LEN + 1]; /* for handlers that also write a membership */
 	char *data, *result;
-	/* Called when the write failed, before the reply (may be NULL). */
+	char *search; /* the event's text for the full-text index, or NULL */
+	/* Called when the write failed or turned out to repeat an earlier
+	 * request (nothing committed), before the reply (may be NULL). */
 	void (*on_fail)(struct room *r);
 };
 /* Appends `kind` with data to ctx->room for the request in ctx and replies

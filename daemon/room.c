@@ -43,6 +43,7 @@ static void room_free(struct room *r)
 	map_each(&r->presence, free_presence, NULL);
 	map_free(&r->presence);
 	workshop_free(r->ws);
+	meeting_free(r->mt);
 	json_decref(r->pres_joined);
 	json_decref(r->pres_left);
 	if (r->pres_timer) {
@@ -64,7 +65,7 @@ static int replay_one(void *arg, const struct tv_event_view *v)
 {
 	struct room *r = arg;
 	struct tv_event *e = event_new(v);
-	int rc = e ? workshop_apply(r->ws, e) : -TV_E_INTERNAL;
+	int rc = !e ? -TV_E_INTERNAL : r->ws ? workshop_apply(r->ws, e) : meeting_apply(r->mt, e);
 	event_unref(e);
 	return rc != 0;
 }
@@ -73,8 +74,11 @@ static int replay_one(void *arg, const struct tv_event_view *v)
  * Runs when the room loads, never at daemon start-up. */
 static int replay(struct room *r)
 {
-	r->ws = workshop_new();
-	if (!r->ws)
+	if (strcmp(r->kind, "workshop") == 0)
+		r->ws = workshop_new();
+	else
+		r->mt = meeting_new();
+	if (!r->ws && !r->mt)
 		return -TV_E_INTERNAL;
 	for (uint64_t after = 0; after < r->head;) {
 		long n = store_events(r->srv->store, r->id, after, r->head, 1000, replay_one, r);
@@ -112,7 +116,8 @@ static int room_load(struct tv_server *srv, struct store_room *sr, struct room *
 		room_free(r);
 		return -TV_E_INTERNAL;
 	}
-	if (strcmp(r->kind, "workshop") == 0) {
+	if (strcmp(r->kind, "workshop") == 0 || strcmp(r->kind, "meeting") == 0 ||
+	    strcmp(r->kind, "forum") == 0) {
 		int rc = replay(r);
 		if (rc) {
 			map_del(&srv->rooms_by_id, r->id);
@@ -348,6 +353,8 @@ static void room_apply(struct room *r, const struct tv_event *e)
 		if (strncmp(e->kind, "timer.", 6) == 0)
 			timer_sync(r);
 	}
+	if (r->mt)
+		meeting_apply(r->mt, e);
 	apply_to_subs(r, e);
 }
 

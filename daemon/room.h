@@ -35,6 +35,7 @@
 #include "crypto.h"
 #include "event.h"
 #include "map.h"
+#include "meeting.h"
 #include "store.h"
 #include "workshop.h"
 
@@ -83,6 +84,7 @@ struct room {
 	size_t nsubs;
 	struct map presence; /* identity id -> struct presence * */
 	struct workshop *ws; /* rooms of kind workshop: state derived from events */
+	struct meeting *mt;  /* rooms of kind meeting and forum: the same (§9) */
 	uv_timer_t *timer;   /* the workshop timer's expiry (own allocation) */
 	uv_timer_t *pres_timer;          /* coalesced presence (room.c) */
 	json_t *pres_joined, *pres_left; /* presence changes not yet published */

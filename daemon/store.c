@@ -69,6 +69,26 @@ static const char *const migrations[] = {
 	"ALTER TABLE rooms ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;"
 	"CREATE TABLE probe(id INTEGER PRIMARY KEY CHECK (id = 1), ts INTEGER NOT NULL);"
 	"CREATE INDEX events_by_author ON events(author_id) WHERE author_id IS NOT NULL;",
+	/* 2 -> 3: meetings and forums (PROTOCOL.md §9): the full-text index
+	 * of what people wrote (FTS5; unicode61 without diacritic folding, so
+	 * a, å and ä stay three letters) with one search_docs row per indexed
+	 * event, filled from the events already stored; the last seq each
+	 * identity has seen per room (rooms.unread). */
+	"CREATE TABLE search_docs("
+	"  id INTEGER PRIMARY KEY, room_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  UNIQUE (room_id, seq));"
+	"CREATE VIRTUAL TABLE search_fts USING fts5(body,"
+	"  tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3');"
+	"INSERT INTO search_docs(room_id, seq) SELECT room_id, seq FROM events"
+	"  WHERE kind IN ('chat.message','thread.created','post.created','post.edited',"
+	"  'round.answered') ORDER BY room_id, seq;"
+	"INSERT INTO search_fts(rowid, body) SELECT d.id,"
+	"  trim(coalesce(json_extract(e.data, '$.title'), '') || ' ' ||"
+	"  coalesce(json_extract(e.data, '$.text'), ''))"
+	"  FROM search_docs d JOIN events e ON e.room_id = d.room_id AND e.seq = d.seq;"
+	"CREATE TABLE seen("
+	"  identity_id TEXT NOT NULL, room_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  PRIMARY KEY (identity_id, room_id)) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -107,7 +127,8 @@ static const char *const rd_sql[RD__COUNT] = {
 
 enum wr_stmt {
 	WR_BEGIN, WR_COMMIT, WR_ROLLBACK, WR_ROOM, WR_IDENTITY, WR_TOKEN, WR_MEMBER,
-	WR_EVENT, WR_REQUEST, WR_HEAD, WR_MEMBER_SET, WR_REQUEST_GET, WR_PROBE, WR__COUNT
+	WR_EVENT, WR_REQUEST, WR_HEAD, WR_MEMBER_SET, WR_REQUEST_GET, WR_PROBE,
+	WR_SEARCH_DOC, WR_SEARCH_FTS, WR_SEEN, WR__COUNT
 };
 static const char *const wr_sql[WR__COUNT] = {
 	[WR_BEGIN] = "BEGIN IMMEDIATE",
@@ -130,6 +151,10 @@ static const char *const wr_sql[WR__COUNT] = {
 	[WR_REQUEST_GET] = "SELECT fingerprint, result FROM requests"
 		" WHERE identity_id = ?1 AND client_id = ?2",
 	[WR_PROBE] = "INSERT OR REPLACE INTO probe(id, ts) VALUES (1, ?1)",
+	[WR_SEARCH_DOC] = "INSERT INTO search_docs(room_id, seq) VALUES (?1, ?2)",
+	[WR_SEARCH_FTS] = "INSERT INTO search_fts(rowid, body) VALUES (last_insert_rowid(), ?1)",
+	[WR_SEEN] = "INSERT INTO seen(identity_id, room_id, seq) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (identity_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
 };
 
 /* Histogram bounds (upper, inclusive) of the writer's measurements. */
@@ -408,6 +433,25 @@ static int apply(struct store *s, struct store_write *w)
 			return rc;
 		if (map_put(&s->heads, e->room, (void *)(uintptr_t)(e->seq + 1)))
 			return -TV_E_INTERNAL;
+		if (w->search_text) {
+			st = s->ws[WR_SEARCH_DOC];
+			bind_text(st, 1, e->room);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)e->seq);
+			if ((rc = step_done(st)))
+				return rc;
+			st = s->ws[WR_SEARCH_FTS];
+			bind_text(st, 1, w->search_text);
+			if ((rc = step_done(st)))
+				return rc;
+		}
+	}
+	if (w->seen.room_id) {
+		st = s->ws[WR_SEEN];
+		bind_text(st, 1, w->seen.identity_id);
+		bind_text(st, 2, w->seen.room_id);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)w->seen.seq);
+		if ((rc = step_done(st)))
+			return rc;
 	}
 	if (TV_FAULT("store.after_insert"))
 		return -TV_E_STORAGE_ERROR;
@@ -794,6 +838,11 @@ int store_member_role(struct store *s, const char *room_id, const char *identity
 	*role = rc == SQLITE_ROW ? (unsigned)sqlite3_column_int(st, 0) : 0;
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sql_err(rc);
+}
+
+sqlite3 *store__reader(struct store *s)
+{
+	return s->rd;
 }
 
 long store_events(struct store *s, const char *room_id, uint64_t after, uint64_t upto,

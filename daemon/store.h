@@ -69,6 +69,12 @@ struct store_write {
 	struct { const unsigned char *hash; const char *identity_id; } token;
 	struct { const char *room_id, *identity_id; unsigned role; int replace; } member;
 	struct tv_event_view *event; /* seq is set by the writer */
+	/* The event's text for full-text search (store_search.c), or NULL
+	 * when the event is not searchable. */
+	const char *search_text;
+	/* The last seq an identity has seen in a room (rooms.seen); the
+	 * stored value never goes down. */
+	struct { const char *identity_id, *room_id; uint64_t seq; } seen;
 	/* The idempotency record. `result` is the handler's result object
 	 * (JSON text); with add_seq the writer appends "seq":N to it. The
 	 * final text is stored and handed back in `reply`. */
@@ -158,6 +164,26 @@ int store_request_get(struct store *s, const char *identity_id, const char *clie
                       unsigned char fingerprint[TV_HASH_LEN], char **result);
 /* 1 if a room has this join code, 0 if not, negative on error. */
 int store_code_taken(struct store *s, const char *code);
+
+/* ---- meetings and forums (store_search.c) ---------------------------------- */
+/* Seqs of the room's indexed events matching an FTS5 query (built by
+ * search_query()), newest first, with seq < before, at most limit; fn
+ * returns 0 to continue. Returns the number delivered or negative
+ * (-TV_E_BAD_REQUEST when FTS5 refuses the query). Loop thread. */
+long store_search(struct store *s, const char *room_id, const char *match, uint64_t before,
+                  long limit, int (*fn)(void *arg, uint64_t seq), void *arg);
+/* One event by seq through fn (as store_events). 1 delivered, 0 none. */
+int store_event_get(struct store *s, const char *room_id, uint64_t seq,
+                    int (*fn)(void *arg, const struct tv_event_view *v), void *arg);
+struct store_unread {
+	const struct store_room *room;
+	uint64_t seen;   /* last seq seen (0: never) */
+	uint64_t unread; /* events after seen not written by the identity */
+};
+/* Calls fn for each room of org_id (moderators) or each room identity_id
+ * is a member of, with its unread count for identity_id. 0 or negative. */
+int store_unread(struct store *s, const char *org_id, const char *identity_id,
+                 void (*fn)(void *arg, const struct store_unread *u), void *arg);
 
 /* ---- administration (own connection; safe while a daemon runs) ------------ */
 /* Creates the organisation if missing and a moderator account with an

@@ -366,6 +366,8 @@ static int room_resolve(sqlite3 *db, const char *room, char id[TV_ID_LEN + 1])
 
 int store__room_delete(sqlite3 *db, const char *room_id)
 {
+	if (store__search_forget_room(db, room_id))
+		return -TV_E_STORAGE_ERROR;
 	static const char *const sql[] = {
 		"DELETE FROM events WHERE room_id = ?1",
 		"DELETE FROM members WHERE room_id = ?1",
@@ -652,7 +654,8 @@ static int erase_in_room(sqlite3 *db, const char *room, const char *id)
 				sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
 				sqlite3_bind_text(upd, 3, text, -1, SQLITE_TRANSIENT);
 				sqlite3_bind_text(upd, 4, id, -1, SQLITE_STATIC);
-				if (sqlite3_step(upd) != SQLITE_DONE)
+				if (sqlite3_step(upd) != SQLITE_DONE ||
+				    store__search_forget(db, room, (uint64_t)sqlite3_column_int64(sel, 0)))
 					ret = -TV_E_STORAGE_ERROR;
 				sqlite3_reset(upd);
 				free(text);

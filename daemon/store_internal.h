@@ -22,4 +22,12 @@ int store__room_delete(sqlite3 *db, const char *room_id);
 int store__retention(sqlite3 *db, int64_t before_ms, int (*keep)(void *, const char *),
                      void *keep_arg, long *deleted);
 
+/* The loop thread's read connection (store_search.c). */
+struct store;
+sqlite3 *store__reader(struct store *s);
+/* Drops the full-text index rows of one event (erasure) or of a whole
+ * room (deletion) inside the caller's transaction. 0 or negative. */
+int store__search_forget(sqlite3 *db, const char *room_id, uint64_t seq);
+int store__search_forget_room(sqlite3 *db, const char *room_id);
+
 #endif

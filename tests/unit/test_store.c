@@ -32,7 +32,7 @@
 #include "store.h"
 
 /* store.c's migrations[] length: bump together with a new migration. */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3 /* 3: search index and seen marks (meetings and forums) */
 
 #define ROOM_A "r_aaaaaaaaaaaa"
 #define ROOM_B "r_bbbbbbbbbbbb"
