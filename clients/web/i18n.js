@@ -34,6 +34,8 @@ const STRINGS = {
     conn_syncing: 'Hämtar det senaste…',
     conn_closed: 'Frånkopplad – försöker igen',
     outbox_waiting: '{n} väntar på att skickas',
+    via_https: 'Via HTTPS',
+    via_https_hint: 'Nätverket släpper inte igenom WebSocket; tavla använder en vanlig HTTPS-anslutning i stället.',
 
     phase: 'Fas',
     phase_is: 'Fas: {phase}',
@@ -220,6 +222,8 @@ const STRINGS = {
     conn_syncing: 'Catching up…',
     conn_closed: 'Disconnected – retrying',
     outbox_waiting: '{n} waiting to be sent',
+    via_https: 'Via HTTPS',
+    via_https_hint: 'The network blocks WebSockets; tavla uses a plain HTTPS connection instead.',
 
     phase: 'Phase',
     phase_is: 'Phase: {phase}',
