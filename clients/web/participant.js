@@ -196,8 +196,9 @@ export function mountParticipant(root, app) {
     redraw(tabsEl, renderTabs());
     const b = currentBoard();
     const local = session.outbox.filter((it) => it.op === 'note.add' && it.args.room === m.id);
-    const ctx = { model: m, ui, can, actions, local, redraw: redrawAll, showTables: false };
-    redraw(boardEl, b ? renderBoard(ctx, b) : h('p', { class: 'hint', text: t('no_board_yet') }));
+    const ctx = { model: m, ui, can, actions, local, redraw: redrawAll, announce: app.announce, showTables: false };
+    // A note being dragged keeps its element until it is let go.
+    if (!ui.dragging) redraw(boardEl, b ? renderBoard(ctx, b) : h('p', { class: 'hint', text: t('no_board_yet') }));
     redraw(readyEl, renderReady());
     const pendingChat = session.outbox.filter((it) => it.op === 'chat.send' && it.args.room === m.id);
     redraw(chatEl, chatList(m, pendingChat));
