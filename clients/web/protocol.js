@@ -60,7 +60,13 @@ function randomId(n) {
  * every server message as one `data:` line and ends with `event: close`,
  * and each request is one POST /api/send. A stream that breaks is not
  * re-attached: the link closes (code 1006) and Session reconnects with a
- * new session, resume and join since, as after a dropped WebSocket. */
+ * new session, resume and join since, as after a dropped WebSocket.
+ *
+ * One link per browser at a time: every tab of one origin shares the
+ * cookie, so a second tab's POST /api/session would take the first tab's
+ * requests into its own session (and identity). A Web Lock held for the
+ * link's life keeps a second tab waiting (busy = true, the link fails to
+ * open and Session retries) until the first one lets go. */
 export class HttpLink {
   constructor(base) {
     this.base = base.replace(/\/+$/, '');
@@ -75,6 +81,21 @@ export class HttpLink {
   }
 
   async start() {
+    if (typeof navigator !== 'undefined' && navigator.locks) {
+      const got = await new Promise((resolve) => {
+        navigator.locks.request('tavla.fallback', { ifAvailable: true }, (lock) => {
+          resolve(!!lock);
+          // Held until finish() lets go.
+          return lock ? new Promise((release) => { this.release = release; }) : null;
+        }).catch(() => resolve(true));
+      });
+      if (!got) {
+        this.busy = true;
+        this.finish(1006, 'in use in another tab');
+        return;
+      }
+      if (this.readyState === 3) { this.release(); return; }
+    }
     try {
       const r = await fetch(`${this.base}/api/session`, { method: 'POST', credentials: 'same-origin', cache: 'no-store' });
       if (r.status !== 201) throw new Error(`session ${r.status}`);
@@ -125,6 +146,7 @@ export class HttpLink {
     if (this.readyState === 3) return;
     this.readyState = 3;
     if (this.es) this.es.close();
+    if (this.release) this.release();
     setTimeout(() => { if (this.onclose) this.onclose({ code, reason }); }, 0);
   }
 }
@@ -237,6 +259,7 @@ export class Session {
       try { ws.close(); } catch (e) { /* never opened */ }
     }
     this.failed.add(mode);
+    this.busyElsewhere = !!(ws && ws.busy);
     const other = mode === 'ws' ? 'http' : 'ws';
     if (!this.failed.has(other) && !this.stopped) {
       this.transport = other;
@@ -375,6 +398,7 @@ export class Session {
   /* The link reached hello: its transport is the one to try first. */
   linkWorked() {
     const mode = this.ws ? this.ws.mode : 'ws';
+    this.busyElsewhere = false;
     this.failed.clear();
     this.worked = mode;
     this.transport = mode;
