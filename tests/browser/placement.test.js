@@ -100,6 +100,12 @@ test('matrix and timeline: place notes by keyboard and by drag; join QR code', a
   const note = noteByText(A, 'Länsstyrelsen');
   await note.locator('.note__saved').waitFor();
   assert.deepEqual(await pos(note), [0.2, 0.2]);
+  // A new note's place chosen by quadrant name.
+  await A.getByLabel('Ruta').selectOption({ label: 'Mycket inflytande, lite intresse' });
+  assert.equal(await A.getByLabel('Inflytande vågrätt (0–100)').inputValue(), '75');
+  await writeNote(A, 'Kommunerna');
+  await noteByText(A, 'Kommunerna').locator('.note__saved').waitFor();
+  assert.deepEqual(await pos(noteByText(A, 'Kommunerna')), [0.75, 0.25]);
 
   // Keyboard only: focus the note (Tab order), three steps right, four up.
   await note.focus();
