@@ -25,10 +25,11 @@
 #include <string.h>
 
 #include "conn.h"
+#include "export.h"
 #include "guard.h"
 #include "log.h"
-#include "export.h"
 #include "metrics.h"
+#include "qr.h"
 #include "server.h"
 #include "tls_cert.h"
 #include "web_assets.h"
@@ -78,6 +79,7 @@ struct pss_http {
 	struct lws *wsi;
 	int deferred;         /* headers wait for the probe's answer */
 	char disposition[128]; /* /export: Content-Disposition, "" for none */
+	const char *cache;    /* Cache-Control of a reply other than no-cache */
 };
 
 static struct ws_server *ws_of(struct lws *wsi)
@@ -414,6 +416,7 @@ static void ops_release(struct pss_http *pss)
 	pss->owned = NULL;
 	pss->deferred = 0;
 	pss->disposition[0] = 0;
+	pss->cache = NULL;
 }
 
 /* Sets the reply to a copy of text (or takes body, malloc'd). 0 or -1. */
@@ -508,6 +511,42 @@ static int ops_request(struct lws *wsi, struct ws_server *ws, struct pss_http *p
 	return pss->probe ? 0 : -1;
 }
 
+/* ---- /qr.svg ---- */
+
+/* GET /qr.svg?code=CODE: the join link a participant opens
+ * ("https://HOST/?code=CODE", HOST as this request names it) as a QR code
+ * in SVG, for the moderator's screen and for print. The Host must be an
+ * origin browsers may connect from (the daemon's own or in `origins`), so
+ * the picture never sends a phone to a host the daemon would refuse.
+ * Whether a room has the code is not checked: the picture says nothing an
+ * unknown code would not. Sets status, mime, cache and an owned body;
+ * returns 0 or -1 (out of memory). */
+static int qr_request(struct lws *wsi, struct ws_server *ws, struct pss_http *pss)
+{
+	char arg[32], host[QR_HOST_MAX + 2] = "", origin[QR_HOST_MAX + 16], link[QR_HOST_MAX + 40];
+	const char *code = lws_get_urlarg_by_name(wsi, "code=", arg, (int)sizeof arg);
+	pss->cache = "no-store";
+	if (!code || !qr_code_valid(code))
+		return ops_reply(pss, HTTP_STATUS_BAD_REQUEST, text_plain, NULL, 0,
+				 "bad_request: give a join code of 6 characters, /qr.svg?code=K7QF4M\n");
+	if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0 || !qr_host_valid(host))
+		return ops_reply(pss, HTTP_STATUS_BAD_REQUEST, text_plain, NULL, 0,
+				 "bad_request: the Host header is missing or malformed\n");
+	snprintf(origin, sizeof origin, "https://%s", host);
+	if (!origin_allowed(ws, origin))
+		return ops_reply(pss, HTTP_STATUS_BAD_REQUEST, text_plain, NULL, 0,
+				 "bad_request: this Host is neither the daemon's own nor in its origins setting\n");
+	char *svg;
+	size_t len;
+	if (qr_join_url(host, code, link, sizeof link) || qr_svg(link, &svg, &len))
+		return ops_reply(pss, HTTP_STATUS_BAD_REQUEST, text_plain, NULL, 0,
+				 "bad_request: this join link cannot be drawn\n");
+	/* The same Host and code always give the same picture; private, as
+	 * it depends on the Host this browser used. */
+	pss->cache = "private, max-age=86400";
+	return ops_reply(pss, HTTP_STATUS_OK, "image/svg+xml", svg, len, NULL);
+}
+
 /* The headers of a deferred reply, once the probe answered. */
 static int ops_write_headers(struct lws *wsi, struct pss_http *pss)
 {
@@ -597,6 +636,11 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 				snprintf(pss->disposition, sizeof pss->disposition,
 					 "inline; filename=\"%s\"", fname);
 			}
+			pss->cache = "no-store"; /* a room's contents: never in a cache */
+		} else if (strcmp(path, "/qr.svg") == 0) {
+			if (qr_request(wsi, ws_of(wsi), pss))
+				return 1;
+			mime = pss->mime;
 		} else if (strcmp(path, "/healthz") == 0) {
 			pss->status = HTTP_STATUS_OK;
 			pss->body = (const unsigned char *)ok;
@@ -612,11 +656,11 @@ static int cb_http(struct lws *wsi, enum lws_callback_reasons reason, void *user
 			pss->left = sizeof missing - 1;
 		}
 		/* The client is small and changes with the daemon: revalidate. */
-		static const char nocache[] = "no-cache";
+		const char *cache = pss->cache ? pss->cache : "no-cache";
 		if (lws_add_http_common_headers(wsi, (unsigned)pss->status, mime, pss->left, &p,
 						end) ||
 		    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-						 (const unsigned char *)nocache, sizeof nocache - 1,
+						 (const unsigned char *)cache, (int)strlen(cache),
 						 &p, end) ||
 		    (pss->disposition[0] &&
 		     lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_DISPOSITION,

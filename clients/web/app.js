@@ -108,6 +108,7 @@ function makeSession(outboxKey) {
       },
       status(state) {
         document.body.dataset.conn = state;
+        document.body.dataset.transport = session.linkMode || '';
         if (state === 'online' && app.view && app.view.onOnline) app.view.onOnline();
         if (app.view) app.view.tick();
       },

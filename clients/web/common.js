@@ -17,6 +17,12 @@ export function statusLine(app) {
       t(`conn_${conn}`)),
     h('span', { class: 'chip chip--phase', 'data-phase': m.phase }, t('phase_is', { phase: phaseName(m.phase) })),
   ];
+  if (conn !== 'online' && app.session.busyElsewhere) {
+    items.push(h('span', { class: 'chip chip--warn', 'data-busy': 'true' }, t('fallback_busy')));
+  }
+  if (conn === 'online' && app.session.linkMode === 'http') {
+    items.push(h('span', { class: 'chip chip--ok', title: t('via_https_hint') }, t('via_https')));
+  }
   if (m.private) items.push(h('span', { class: 'chip chip--private' }, t('private_writing_on')));
   if (m.timer.state !== 'stopped' || m.timerExpired) {
     const left = timerRemaining(m.timer, app.session.serverNow());

@@ -73,6 +73,9 @@ export function mountModerator(root, app) {
     .then((r) => { showError(null); return r; }, (e) => { showError(e); throw e; });
   const quiet = (p) => p.catch(() => {});
 
+  // The join sheet (renderSheet): a dialog to project or print.
+  const sheet = h('dialog', { class: 'qr-sheet', 'aria-labelledby': 'qr-sheet-title' });
+  sheet.addEventListener('close', () => focusKey(root, 'show-qr'));
   const statusEl = h('div', { class: 'statusbar' });
   const codeEl = h('div', { class: 'joincode' });
   const phaseEl = h('div', { class: 'row row--wrap' });
@@ -148,7 +151,7 @@ export function mountModerator(root, app) {
     h('div', { class: 'mod-head' },
       h('h1', { class: 'room-title', id: 'room-title' }),
       h('button', { type: 'button', class: 'btn btn--ghost btn--small', on: { click: app.leaveRoom } }, t('all_rooms'))),
-    statusEl, errorEl,
+    statusEl, errorEl, sheet,
     h('div', { class: 'mod-grid' },
       h('div', { class: 'mod-side' },
         section('code-title', t('join_code'), codeEl),
@@ -187,17 +190,51 @@ export function mountModerator(root, app) {
     return `${location.origin}/?code=${encodeURIComponent(app.model.code)}`;
   }
 
+  // The join code, the link, its QR code (GET /qr.svg, drawn by the
+  // daemon) and a sheet to project or print: rebuilt only when the code
+  // changes, so the picture is not reloaded on every event.
+  let codeShown = null;
+
+  function printSheet() {
+    document.body.classList.add('print-join');
+    window.addEventListener('afterprint', () => document.body.classList.remove('print-join'), { once: true });
+    window.print();
+  }
+
+  function renderSheet(link, qrSrc) {
+    const m = app.model;
+    sheet.replaceChildren(
+      h('h2', { id: 'qr-sheet-title', class: 'qr-sheet__title', text: t('qr_sheet_title', { title: m.title || '' }) }),
+      h('p', { class: 'qr-sheet__lead', text: t('qr_sheet_lead') }),
+      h('img', { class: 'qr-sheet__qr', src: qrSrc, alt: t('qr_alt', { link }), width: 480, height: 480 }),
+      h('p', { class: 'qr-sheet__code' }, h('span', { class: 'qr-sheet__label', text: `${t('join_code')}: ` }),
+        h('span', { class: 'qr-sheet__codeval', text: m.code })),
+      h('p', { class: 'qr-sheet__link', text: link }),
+      h('div', { class: 'row row--wrap qr-sheet__actions' },
+        h('button', { type: 'button', class: 'btn', 'data-key': 'sheet-print', on: { click: printSheet } }, t('print_qr')),
+        h('button', { type: 'button', class: 'btn btn--primary', 'data-key': 'sheet-close', on: { click: () => sheet.close() } }, t('close'))));
+  }
+
   function renderCode() {
     const link = joinLink();
+    const qrSrc = `qr.svg?code=${encodeURIComponent(app.model.code)}`;
+    renderSheet(link, qrSrc);
     const linkIn = h('input', { type: 'text', readonly: true, value: link, id: 'join-link' });
     return [
       h('p', { class: 'joincode__code', 'aria-label': t('join_code_is', { code: app.model.code.split('').join(' ') }) }, app.model.code),
+      h('figure', { class: 'joincode__figure' },
+        h('img', { class: 'joincode__qr', src: qrSrc, alt: t('qr_alt', { link }), width: 240, height: 240 }),
+        h('figcaption', { class: 'joincode__link', text: link })),
       h('div', { class: 'field' }, h('label', { for: 'join-link', text: t('join_link') }), linkIn),
-      h('button', { type: 'button', class: 'btn btn--small', 'data-key': 'copy', on: { click: () => {
-        linkIn.select();
-        const done = () => app.announce(t('copied'));
-        if (navigator.clipboard) navigator.clipboard.writeText(link).then(done, () => {}); else done();
-      } } }, t('copy_link')),
+      h('div', { class: 'row row--wrap' },
+        h('button', { type: 'button', class: 'btn btn--small', 'data-key': 'copy', on: { click: () => {
+          linkIn.select();
+          const done = () => app.announce(t('copied'));
+          if (navigator.clipboard) navigator.clipboard.writeText(link).then(done, () => {}); else done();
+        } } }, t('copy_link')),
+        h('button', { type: 'button', class: 'btn btn--small', 'data-key': 'show-qr', 'aria-haspopup': 'dialog',
+          on: { click: () => { sheet.showModal(); focusKey(sheet, 'sheet-close'); } } }, t('show_qr')),
+        h('button', { type: 'button', class: 'btn btn--small', 'data-key': 'print-qr', on: { click: printSheet } }, t('print_qr'))),
     ];
   }
 
@@ -279,7 +316,10 @@ export function mountModerator(root, app) {
     const m = app.model;
     document.getElementById('room-title').textContent = m.title;
     redraw(statusEl, statusLine(app));
-    redraw(codeEl, renderCode());
+    if (codeShown !== `${m.code}|${m.title}`) {
+      codeShown = `${m.code}|${m.title}`;
+      redraw(codeEl, renderCode());
+    }
     redraw(phaseEl, renderPhases());
     redraw(writingEl, renderWriting());
     redraw(timerCtl, renderTimerCtl());
@@ -288,8 +328,9 @@ export function mountModerator(root, app) {
     redraw(tabsEl, renderTabs());
     syncFilter();
     const b = currentBoard();
-    const ctx = { model: m, ui, can, actions, local: [], redraw: redrawAll, showTables: true, tableFilter: ui.tableFilter };
-    redraw(boardEl, b ? renderBoard(ctx, b) : h('p', { class: 'hint', text: t('no_board_yet') }));
+    const ctx = { model: m, ui, can, actions, local: [], redraw: redrawAll, announce: app.announce, showTables: true, tableFilter: ui.tableFilter };
+    // A note being dragged keeps its element until it is let go.
+    if (!ui.dragging) redraw(boardEl, b ? renderBoard(ctx, b) : h('p', { class: 'hint', text: t('no_board_yet') }));
     redraw(pendingEl, renderPending());
     redraw(chatEl, chatList(m, []));
   }

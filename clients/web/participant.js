@@ -16,7 +16,7 @@
 
 import { h, redraw, focusKey, field } from './dom.js';
 import { t, phaseName } from './i18n.js';
-import { renderBoard } from './board.js';
+import { renderBoard, quadrantName } from './board.js';
 import { boardById, myTable, isMine, phaseAllows, tableName, COLOURS } from './state.js';
 import { statusLine, chatList, errorText } from './common.js';
 
@@ -39,6 +39,13 @@ export function mountParticipant(root, app) {
   const xIn = h('input', { type: 'number', min: 0, max: 100, step: 5, value: 50 });
   const yIn = h('input', { type: 'number', min: 0, max: 100, step: 5, value: 50 });
   const colField = field('new-col', t('column'), colSel);
+  // On a matrix: a quadrant by name fills in x and y (which stay editable).
+  const quadSel = h('select', {});
+  quadSel.addEventListener('change', () => {
+    const [qx, qy] = quadSel.value.split(',').map(Number);
+    if (Number.isFinite(qx)) { xIn.value = String(qx); yIn.value = String(qy); }
+  });
+  const quadField = field('new-quad', t('quadrant_field'), quadSel);
   const xField = field('new-x', t('x_percent', { axis: '' }), xIn);
   const yField = field('new-y', t('y_percent', { axis: '' }), yIn);
   const writeHint = h('p', { class: 'hint' });
@@ -46,7 +53,7 @@ export function mountParticipant(root, app) {
   const form = h('form', { class: 'note-form', 'aria-labelledby': 'note-form-title', on: { submit: onAdd } },
     h('h2', { id: 'note-form-title', class: 'section-title', text: t('write_note') }),
     field('new-text', t('note_text'), text),
-    h('div', { class: 'row row--wrap' }, colField, xField, yField, field('new-colour', t('colour'), colour)),
+    h('div', { class: 'row row--wrap' }, colField, quadField, xField, yField, field('new-colour', t('colour'), colour)),
     writeHint, submit);
 
   // --- chat form (built once) ---
@@ -174,10 +181,18 @@ export function mountParticipant(root, app) {
     const matrix = b.layout === 'matrix';
     colField.hidden = matrix;
     xField.hidden = !matrix;
+    quadField.hidden = !matrix;
     yField.hidden = !matrix;
     if (matrix) {
       xField.querySelector('label').textContent = t('x_percent', { axis: b.x_axis });
       yField.querySelector('label').textContent = t('y_percent', { axis: b.y_axis });
+      const qkey = `${b.id}:${b.x_axis}:${b.y_axis}`;
+      if (quadSel.dataset.board !== qkey) {
+        quadSel.dataset.board = qkey;
+        quadSel.replaceChildren(h('option', { value: '', text: t('quadrant_choose') }),
+          ...[[25, 75], [75, 75], [25, 25], [75, 25], [50, 50]].map(([qx, qy]) => h('option', { value: `${qx},${qy}`,
+            text: qx === 50 ? t('place_centre') : quadrantName(b, qx / 100, qy / 100) })));
+      }
     }
     const key = `${b.id}:${b.columns.join('\u0001')}`;
     if (key !== lastFormBoard) {
@@ -196,8 +211,9 @@ export function mountParticipant(root, app) {
     redraw(tabsEl, renderTabs());
     const b = currentBoard();
     const local = session.outbox.filter((it) => it.op === 'note.add' && it.args.room === m.id);
-    const ctx = { model: m, ui, can, actions, local, redraw: redrawAll, showTables: false };
-    redraw(boardEl, b ? renderBoard(ctx, b) : h('p', { class: 'hint', text: t('no_board_yet') }));
+    const ctx = { model: m, ui, can, actions, local, redraw: redrawAll, announce: app.announce, showTables: false };
+    // A note being dragged keeps its element until it is let go.
+    if (!ui.dragging) redraw(boardEl, b ? renderBoard(ctx, b) : h('p', { class: 'hint', text: t('no_board_yet') }));
     redraw(readyEl, renderReady());
     const pendingChat = session.outbox.filter((it) => it.op === 'chat.send' && it.args.room === m.id);
     redraw(chatEl, chatList(m, pendingChat));

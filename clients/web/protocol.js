@@ -1,6 +1,9 @@
 // protocol.js: one connection to tavlad, kept alive for as long as the page.
 //
-// Responsible for the WebSocket (subprotocol tavla.v1), requests and their
+// Responsible for the link to the daemon — a WebSocket (subprotocol
+// tavla.v1), or where a network blocks WebSockets the same messages over
+// plain HTTPS (PROTOCOL.md §1.1: an event stream plus POSTs), chosen by
+// itself when a WebSocket fails to open — requests and their
 // replies by id, unpacking batch frames, resuming after any close (resume
 // with the token, then join each followed room with since = last applied
 // seq, following pages until complete), backoff between attempts, a
@@ -11,6 +14,13 @@
 //
 // Lifecycle of the link:
 //   CLOSED --connect()--> OPENING --hello: handshake()--> SYNCING
+//   OPENING --failed to open (error, or close or no hello within
+//     OPEN_TIMEOUT_MS)-->
+//     OPENING over the other transport at once, unless it failed too in
+//     this round: then CLOSED and the backoff
+//   (the transport that last reached hello is tried first, and remembered
+//   for an hour in localStorage so a reload behind the same firewall goes
+//   straight to HTTPS)
 //   SYNCING --every room joined, complete--> ONLINE (flushOutbox)
 //   any state --close / error / heartbeat timeout / 'offline'--> CLOSED
 //   CLOSED --backoff timer or 'online' event--> connect()
@@ -23,6 +33,14 @@
 //     outbox only on a reply (ok, replayed, or a final error).
 //  3. Requests other than outbox items are never retried: when the link
 //     drops they fail with code "offline" and the user decides.
+//  4. Over either transport the link looks the same to everything above
+//     connect(): send(text), readyState, onmessage/onclose; messages arrive
+//     in the server's order, and requests leave in the order they were sent
+//     (HttpLink posts one at a time).
+
+const OPEN_TIMEOUT_MS = 6000;
+const PREFER_KEY = 'tavla.transport';
+const PREFER_MS = 3600 * 1000;
 
 const TRANSIENT = new Set(['rate_limited', 'overloaded', 'shutting_down', 'storage_full',
   'storage_error', 'not_in_room']);
@@ -36,6 +54,103 @@ function randomId(n) {
   return s;
 }
 
+/* tavla.v1 over plain HTTPS (PROTOCOL.md §1.1) behind the part of the
+ * WebSocket interface Session uses: POST /api/session opens a session (its
+ * id is only in an HttpOnly cookie), an EventSource on /api/events carries
+ * every server message as one `data:` line and ends with `event: close`,
+ * and each request is one POST /api/send. A stream that breaks is not
+ * re-attached: the link closes (code 1006) and Session reconnects with a
+ * new session, resume and join since, as after a dropped WebSocket.
+ *
+ * One link per browser at a time: every tab of one origin shares the
+ * cookie, so a second tab's POST /api/session would take the first tab's
+ * requests into its own session (and identity). A Web Lock held for the
+ * link's life keeps a second tab waiting (busy = true, the link fails to
+ * open and Session retries) until the first one lets go. */
+export class HttpLink {
+  constructor(base) {
+    this.base = base.replace(/\/+$/, '');
+    this.readyState = 0;
+    this.onopen = null;
+    this.onmessage = null;
+    this.onclose = null;
+    this.onerror = null;
+    this.es = null;
+    this.queue = Promise.resolve();
+    this.start();
+  }
+
+  async start() {
+    if (typeof navigator !== 'undefined' && navigator.locks) {
+      const got = await new Promise((resolve) => {
+        navigator.locks.request('tavla.fallback', { ifAvailable: true }, (lock) => {
+          resolve(!!lock);
+          // Held until finish() lets go.
+          return lock ? new Promise((release) => { this.release = release; }) : null;
+        }).catch(() => resolve(true));
+      });
+      if (!got) {
+        this.busy = true;
+        this.finish(1006, 'in use in another tab');
+        return;
+      }
+      if (this.readyState === 3) { this.release(); return; }
+    }
+    try {
+      const r = await fetch(`${this.base}/api/session`, { method: 'POST', credentials: 'same-origin', cache: 'no-store' });
+      if (r.status !== 201) throw new Error(`session ${r.status}`);
+    } catch (e) {
+      this.finish(1006, 'no session');
+      return;
+    }
+    if (this.readyState === 3) return;
+    const es = new EventSource(`${this.base}/api/events`, { withCredentials: true });
+    this.es = es;
+    es.onopen = () => {
+      if (this.readyState !== 0) return;
+      this.readyState = 1;
+      if (this.onopen) this.onopen({});
+    };
+    es.onmessage = (e) => { if (this.readyState === 1 && this.onmessage) this.onmessage({ data: e.data }); };
+    es.addEventListener('close', (e) => {
+      let c = {};
+      try { c = JSON.parse(e.data); } catch (x) { /* keep the defaults */ }
+      this.finish(c.code || 1006, c.reason || '');
+    });
+    // EventSource would reconnect by itself to a session that may be gone;
+    // Session does that better (resume, join since).
+    es.onerror = () => this.finish(1006, 'stream');
+  }
+
+  send(text) {
+    if (this.readyState !== 1) throw new Error('not open');
+    this.queue = this.queue.then(async () => {
+      if (this.readyState !== 1) return;
+      try {
+        const r = await fetch(`${this.base}/api/send`, { method: 'POST', body: text, credentials: 'same-origin',
+          cache: 'no-store', headers: { 'Content-Type': 'application/json' } });
+        if (r.status === 404) this.finish(4002, 'session gone');
+        // 413 and 503 are answered like a refused frame: the request gets no
+        // reply, the heartbeat or the outbox retry takes it from there.
+      } catch (e) {
+        this.finish(1006, 'send');
+      }
+    });
+  }
+
+  close(code = 1000, reason = '') {
+    this.finish(code, reason);
+  }
+
+  finish(code, reason) {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    if (this.es) this.es.close();
+    if (this.release) this.release();
+    setTimeout(() => { if (this.onclose) this.onclose({ code, reason }); }, 0);
+  }
+}
+
 export class ProtocolError extends Error {
   constructor(code, message) {
     super(message || code);
@@ -44,12 +159,14 @@ export class ProtocolError extends Error {
 }
 
 export class Session {
-  /* url: the wss URL. storage: a localStorage-like object. outboxKey: where
+  /* url: the wss URL; httpBase: where /api/… of the HTTPS fallback lives
+   * ('' for this page's origin). storage: a localStorage-like object. outboxKey: where
    * this session's outbox lives. handlers: {event(ev), presence(msg),
    * status(state), joined(result), outbox(items), sent(item, result, replayed),
    * failed(item, error), authLost()} — each optional. */
-  constructor({ url, storage, outboxKey, handlers }) {
+  constructor({ url, httpBase, storage, outboxKey, handlers }) {
     this.url = url;
+    this.httpBase = httpBase || '';
     this.storage = storage;
     this.outboxKey = outboxKey || 'tavla.outbox';
     this.h = handlers || {};
@@ -65,6 +182,8 @@ export class Session {
     this.clockOffset = 0; // server ms minus local ms
     this.page = 1000;
     this.stopped = false;
+    this.transport = this.preferred(); // 'ws' or 'http': what connect() tries first
+    this.failed = new Set(); // transports that failed to open in this round
     this.outbox = this.loadOutbox();
     if (!this.storage.getItem('tavla.device')) this.storage.setItem('tavla.device', randomId(8));
     this.device = this.storage.getItem('tavla.device');
@@ -101,28 +220,85 @@ export class Session {
       return;
     }
     this.setStatus('connecting');
+    const mode = this.transport;
     let ws;
     try {
-      ws = new WebSocket(this.url, 'tavla.v1');
+      ws = mode === 'http' ? new HttpLink(this.httpBase) : new WebSocket(this.url, 'tavla.v1');
     } catch (e) {
-      this.scheduleReconnect();
+      this.openFailed(null, mode);
       return;
     }
     this.ws = ws;
+    ws.mode = mode;
+    ws.opened = false;
+    // Open means the daemon spoke (hello): a proxy that accepts the upgrade
+    // and then passes nothing on counts as a WebSocket that failed.
+    const openTimer = setTimeout(() => { if (this.ws === ws && !ws.opened) this.openFailed(ws, mode); }, OPEN_TIMEOUT_MS);
     ws.onmessage = (e) => {
       if (this.ws !== ws) return;
+      if (!ws.opened) { ws.opened = true; clearTimeout(openTimer); }
       let m;
       try { m = JSON.parse(e.data); } catch (err) { return; }
       this.handle(m);
     };
-    ws.onclose = (e) => { if (this.ws === ws) this.closed(e.code, e.reason); };
+    ws.onclose = (e) => {
+      clearTimeout(openTimer);
+      if (this.ws !== ws) return;
+      if (!ws.opened) this.openFailed(ws, mode);
+      else this.closed(e.code, e.reason);
+    };
     ws.onerror = () => {};
+  }
+
+  /* A link that never opened: try the other transport at once, unless it
+   * failed too in this round; then wait (backoff) and start over with the
+   * transport that worked last. */
+  openFailed(ws, mode) {
+    if (ws) {
+      if (this.ws === ws) this.ws = null;
+      try { ws.close(); } catch (e) { /* never opened */ }
+    }
+    this.failed.add(mode);
+    this.busyElsewhere = !!(ws && ws.busy);
+    const other = mode === 'ws' ? 'http' : 'ws';
+    if (!this.failed.has(other) && !this.stopped) {
+      this.transport = other;
+      this.connect();
+      return;
+    }
+    this.setStatus('closed');
+    this.failed.clear();
+    this.transport = this.preferred();
+    this.scheduleReconnect();
+  }
+
+  /* The transport to try first: the one that reached hello last. */
+  preferred() {
+    if (this.worked) return this.worked;
+    try {
+      const p = JSON.parse(this.storage.getItem(PREFER_KEY) || 'null');
+      if (p && p.mode === 'http' && p.until > Date.now()) return 'http';
+    } catch (e) { /* no preference */ }
+    return 'ws';
+  }
+
+  /* Which transport the link uses now ('ws' or 'http'), or null. */
+  get linkMode() {
+    return this.ws ? this.ws.mode : null;
   }
 
   reconnectNow() {
     this.attempt = 0;
     clearTimeout(this.timer);
     this.timer = null;
+    // An attempt still waiting to open (it began while offline) starts over.
+    if (this.ws && !this.ws.opened) {
+      const ws = this.ws;
+      this.ws = null;
+      try { ws.close(); } catch (e) { /* never opened */ }
+      this.failed.clear();
+      this.transport = this.preferred();
+    }
     this.connect();
   }
 
@@ -166,6 +342,7 @@ export class Session {
         return;
       case 'hello':
         if (m.limits && m.limits.page) this.page = m.limits.page;
+        this.linkWorked();
         this.handshake();
         return;
       case 'reply': {
@@ -216,6 +393,19 @@ export class Session {
   request(op, args = {}) {
     if (this.state !== 'online') return Promise.reject(new ProtocolError('offline', 'not connected'));
     return this.raw(op, args);
+  }
+
+  /* The link reached hello: its transport is the one to try first. */
+  linkWorked() {
+    const mode = this.ws ? this.ws.mode : 'ws';
+    this.busyElsewhere = false;
+    this.failed.clear();
+    this.worked = mode;
+    this.transport = mode;
+    try {
+      if (mode === 'http') this.storage.setItem(PREFER_KEY, JSON.stringify({ mode, until: Date.now() + PREFER_MS }));
+      else this.storage.removeItem(PREFER_KEY);
+    } catch (e) { /* storage full: no preference kept */ }
   }
 
   async handshake() {

@@ -1,7 +1,10 @@
 // a11y.test.js: axe-core (WCAG 2.1 A and AA rules) on the join page, the
-// participant board and the moderator's views finds no serious or critical
-// violation; screenshots of each main view (the participant at 360 px wide)
-// go to tests/artifacts/; the English switch changes the page's language.
+// participant board (columns, move menu, matrix with its place menu,
+// timeline) and the moderator's views (login, rooms, dashboard with the join
+// QR code, the join sheet, the dashboard at 360 px) finds no serious or
+// critical violation; screenshots of each main view (the participant at
+// 360 px wide) go to tests/artifacts/; nothing scrolls sideways at 360 px;
+// the English switch changes the page's language.
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,6 +42,11 @@ test('join page, participant board and moderator views pass axe; screenshots', a
   await M.getByLabel('Lodrät axel').fill('Intresse');
   await M.getByRole('button', { name: 'Skapa tavla' }).click();
   await M.getByRole('button', { name: 'Intressenter' }).waitFor();
+  await M.getByLabel('Fråga eller rubrik').fill('Bakåt från 2050');
+  await M.getByLabel('Form').selectOption('timeline');
+  await M.getByLabel('Kolumner', { exact: true }).fill('2030\n2040\n2050');
+  await M.getByRole('button', { name: 'Skapa tavla' }).click();
+  await M.getByRole('button', { name: 'Bakåt från 2050' }).waitFor();
   await M.getByRole('button', { name: 'Skriva', exact: true }).click();
   await M.getByRole('button', { name: 'Privat skrivande' }).click();
   await M.locator('[data-key="private"][aria-pressed="true"]').waitFor();
@@ -80,6 +88,22 @@ test('join page, participant board and moderator views pass axe; screenshots', a
   await noteByText(P, 'Kommunerna').locator('.note__saved').waitFor();
   await noSerious(P, 'participant-matrix');
   await shot(P, 'participant-matrix-360');
+  // its place menu (quadrants and exact x/y), as a keyboard user sees it
+  await noteByText(P, 'Kommunerna').getByRole('button', { name: /^Placera lappen/ }).click();
+  await P.getByRole('button', { name: 'Mycket inflytande, lite intresse' }).waitFor();
+  await noSerious(P, 'participant-matrix-place-menu');
+  await shot(P, 'participant-matrix-place-menu-360');
+  await P.keyboard.press('Escape');
+  // the timeline, stacked at 360 px
+  await P.getByRole('button', { name: 'Bakåt från 2050' }).click();
+  await P.getByRole('region', { name: 'Tidslinje: Bakåt från 2050' }).waitFor();
+  await writeNote(P, 'Alla byar har fiber', 2);
+  await noteByText(P, 'Alla byar har fiber').locator('.note__saved').waitFor();
+  await noSerious(P, 'participant-timeline-360');
+  await shot(P, 'participant-timeline-a11y-360');
+  assert.ok(await P.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth),
+    'the timeline scrolls the page sideways at 360px');
+  await P.getByRole('button', { name: 'Intressenter' }).click();
   // no horizontal scrolling at 360 px
   const overflow = await P.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px at 360px`);
@@ -88,6 +112,21 @@ test('join page, participant board and moderator views pass axe; screenshots', a
   await noteByText(M, 'Fler unga i styrgruppen').waitFor();
   await noSerious(M, 'moderator-dashboard');
   await shot(M, 'moderator-dashboard-full');
+  // the join sheet: the QR code large, for a projector or print
+  await M.locator('img.joincode__qr').waitFor();
+  await M.getByRole('button', { name: 'Visa QR-koden stort' }).click();
+  await M.getByRole('dialog').waitFor();
+  await noSerious(M, 'moderator-join-sheet');
+  await M.keyboard.press('Escape');
+  await M.getByRole('dialog').waitFor({ state: 'hidden' });
+  // the dashboard on a phone
+  await M.setViewportSize({ width: 360, height: 780 });
+  await M.getByRole('button', { name: 'Bakåt från 2050' }).click();
+  await M.locator('.timeline').waitFor();
+  await noSerious(M, 'moderator-dashboard-360');
+  await shot(M, 'moderator-dashboard-360');
+  const modOverflow = await M.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(modOverflow <= 0, `the dashboard scrolls sideways by ${modOverflow}px at 360px`);
 
   // English
   await P.getByRole('button', { name: 'Switch to English' }).click();

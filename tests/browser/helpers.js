@@ -101,3 +101,37 @@ export async function writeNote(page, text, column) {
 export function noteByText(page, text) {
   return page.locator('li.note[data-id]', { hasText: text });
 }
+
+/* The texts of every note.created event in the moderator's current room,
+ * read from the room's log (history) over a connection of its own. */
+export async function loggedNoteTexts(page) {
+  return page.evaluate(async () => {
+    const ws = new WebSocket(`wss://${location.host}/ws`, 'tavla.v1');
+    const send = (m) => ws.send(JSON.stringify(m));
+    const replies = {};
+    await new Promise((res) => { ws.onmessage = (e) => {
+      const m = JSON.parse(e.data);
+      const items = m.type === 'batch' ? m.items : [m];
+      for (const it of items) {
+        if (it.type === 'hello') send({ op: 'resume', id: 'r', token: localStorage.getItem('tavla.mod.token') });
+        if (it.type === 'reply') {
+          replies[it.id] = it;
+          if (it.id === 'r') send({ op: 'join', id: 'j', room: localStorage.getItem('tavla.mod.room') });
+          if (it.id === 'j') send({ op: 'history', id: 'h', room: localStorage.getItem('tavla.mod.room'), limit: 1000 });
+          if (it.id === 'h') res();
+        }
+      }
+    }; });
+    ws.close();
+    return replies.h.result.events.filter((e) => e.kind === 'note.created').map((e) => e.data.text);
+  });
+}
+
+/* A column board "title" with the given columns, then phase write. */
+export async function columnsBoard(M, title, columns) {
+  await M.getByLabel('Fråga eller rubrik').fill(title);
+  await M.getByLabel('Kolumner', { exact: true }).fill(columns.join('\n'));
+  await M.getByRole('button', { name: 'Skapa tavla' }).click();
+  await M.getByRole('button', { name: 'Skriva', exact: true }).click();
+  await M.locator('[data-phase="write"][aria-pressed="true"]').waitFor();
+}

@@ -2,7 +2,8 @@
 // browser: state.js applied to the event sequences of PROTOCOL.md (private
 // writing, reveal, moves by a moderator, deletion and restore, approval,
 // timer, phases), and i18n.js (every key the code uses exists in Swedish
-// and English).
+// and English), and how protocol.js chooses between a WebSocket and the
+// HTTPS fallback (with fakes of WebSocket, fetch and EventSource).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,4 +110,103 @@ test('no inline script, style or handler in the client files', () => {
     const src = readFileSync(path.join(web, f), 'utf8').replace(/^\s*\/\/.*$/gm, '');
     assert.doesNotMatch(src, /innerHTML|setAttribute\('style'|\beval\(|new Function/, f);
   }
+});
+
+// --- protocol.js: choosing the transport --------------------------------
+
+function memoryStorage() {
+  const m = new Map();
+  return { getItem: (k) => (m.has(k) ? m.get(k) : null), setItem: (k, v) => m.set(k, String(v)), removeItem: (k) => m.delete(k) };
+}
+
+/* A daemon behind the fallback, in memory: /api/session, an event stream
+ * that starts with hello, and /api/send answering ping. `up` false: every
+ * request fails as on a dead network. */
+function fakeHttpDaemon() {
+  const d = { up: true, sessions: 0, sent: [], stream: null };
+  globalThis.EventSource = class {
+    constructor() {
+      d.stream = this;
+      setTimeout(() => {
+        if (!d.up) { if (this.onerror) this.onerror({}); return; }
+        if (this.onopen) this.onopen({});
+        this.push({ type: 'hello', protocol: 'tavla.v1', limits: { page: 1000 } });
+      }, 1);
+    }
+    push(m) { if (this.onmessage) this.onmessage({ data: JSON.stringify(m) }); }
+    addEventListener() {}
+    close() { this.closed = true; }
+  };
+  globalThis.fetch = async (url, opts) => {
+    if (!d.up) throw new TypeError('Failed to fetch');
+    if (url.endsWith('/api/session')) { d.sessions += 1; return { status: 201 }; }
+    const m = JSON.parse(opts.body);
+    d.sent.push(m);
+    if (m.op === 'ping') setTimeout(() => d.stream.push({ type: 'reply', id: m.id, ok: true, result: { ts: Date.now() } }), 1);
+    return { status: 202 };
+  };
+  return d;
+}
+
+const until = async (f, ms = 3000) => {
+  const t0 = Date.now();
+  while (!f()) {
+    if (Date.now() - t0 > ms) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+test('a WebSocket that throws: the session goes online over HTTPS and remembers it', async () => {
+  const { Session } = await import('../../clients/web/protocol.js');
+  const d = fakeHttpDaemon();
+  let wsTries = 0;
+  globalThis.WebSocket = class { constructor() { wsTries += 1; throw new Error('blocked'); } };
+  const storage = memoryStorage();
+  const states = [];
+  const s = new Session({ url: 'wss://h/ws', storage, handlers: { status: (x) => states.push(x) } });
+  s.connect();
+  await until(() => s.state === 'online');
+  assert.equal(s.linkMode, 'http');
+  assert.equal(wsTries, 1);
+  assert.equal(d.sessions, 1);
+  assert.equal(d.sent[0].op, 'ping');
+  assert.ok(!states.includes('closed'), 'no "closed" flicker while switching transport');
+  assert.equal(JSON.parse(storage.getItem('tavla.transport')).mode, 'http');
+  s.stop();
+
+  // A new page with the same storage goes straight to HTTPS.
+  const s2 = new Session({ url: 'wss://h/ws', storage });
+  s2.connect();
+  await until(() => s2.state === 'online');
+  assert.equal(wsTries, 1, 'no WebSocket tried');
+  s2.stop();
+});
+
+test('both transports down: backoff, then back online over the one that worked', async () => {
+  const { Session } = await import('../../clients/web/protocol.js');
+  const d = fakeHttpDaemon();
+  let wsTries = 0;
+  globalThis.WebSocket = class {
+    constructor() {
+      wsTries += 1;
+      setTimeout(() => { if (this.onclose) this.onclose({ code: 1006, reason: '' }); }, 1);
+    }
+    close() {}
+  };
+  const s = new Session({ url: 'wss://h/ws', storage: memoryStorage() });
+  s.connect();
+  await until(() => s.state === 'online');
+  assert.equal(s.linkMode, 'http');
+  d.up = false;
+  const before = wsTries;
+  s.abandon('test');
+  // One round: HTTPS fails, then a WebSocket, then the backoff timer.
+  await until(() => wsTries > before && s.state === 'closed' && s.timer !== null);
+  const tries = wsTries;
+  d.up = true;
+  s.reconnectNow();
+  await until(() => s.state === 'online');
+  assert.equal(s.linkMode, 'http');
+  assert.equal(wsTries, tries, 'the transport that worked is tried first');
+  s.stop();
 });
