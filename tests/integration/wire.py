@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import os
+import socket
 import struct
 
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -69,10 +70,22 @@ class WireConn:
         self.consumed = 0
 
     @classmethod
-    async def open(cls, port, ssl_ctx, origin=None, timeout=10.0):
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection("127.0.0.1", port, ssl=ssl_ctx,
-                                    server_hostname="127.0.0.1"), timeout)
+    async def open(cls, port, ssl_ctx, origin=None, timeout=10.0, rcvbuf=None):
+        """Connects and upgrades. rcvbuf: a small socket receive buffer (no
+        autotuning), for a client that is to stop reading."""
+        sock = None
+        if rcvbuf:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.setblocking(False)
+            await asyncio.wait_for(asyncio.get_running_loop().sock_connect(
+                sock, ("127.0.0.1", port)), timeout)
+            conn = asyncio.open_connection(sock=sock, ssl=ssl_ctx, server_hostname="127.0.0.1",
+                                           limit=rcvbuf)
+        else:
+            conn = asyncio.open_connection("127.0.0.1", port, ssl=ssl_ctx,
+                                           server_hostname="127.0.0.1")
+        reader, writer = await asyncio.wait_for(conn, timeout)
         c = cls(reader, writer)
         key = base64.b64encode(os.urandom(16)).decode()
         hdr = ["GET /ws HTTP/1.1", "Host: 127.0.0.1:%d" % port, "Upgrade: websocket",
