@@ -119,7 +119,7 @@ static const struct conn_transport transport = { tp_wake, tp_kill };
 
 /* ---- handshake checks ----------------------------------------------------------- */
 
-static int origin_allowed(struct ws_server *ws, const char *origin)
+int ws_server_origin_allowed(struct ws_server *ws, const char *origin)
 {
 	if (strcmp(origin, ws->own_origin) == 0)
 		return 1;
@@ -185,7 +185,7 @@ static int confirm_upgrade(struct lws *wsi)
 		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "offer the subprotocol " TV_PROTOCOL_NAME);
 	}
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
-	    (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_ORIGIN) < 0 || !origin_allowed(ws, buf))) {
+	    (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_ORIGIN) < 0 || !ws_server_origin_allowed(ws, buf))) {
 		log_info("ws.refused", "reason=origin origin=%s", log_quote(q, sizeof q, buf));
 		return refuse(wsi, HTTP_STATUS_FORBIDDEN, "this Origin may not connect");
 	}
