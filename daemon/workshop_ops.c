@@ -604,8 +604,13 @@ static int set_role(struct tv_ctx *ctx, const char *who, unsigned bits, unsigned
 
 int handle_member_role(struct tv_ctx *ctx)
 {
-	if (!ctx->room->ws && ctx->room->kind[0] == 0)
-		return -TV_E_NOT_A_WORKSHOP;
+	/* Roles exist in rooms of every kind (PROTOCOL.md 4.24), so no
+	 * open_workshop(); but a closed workshop is read-only for everyone,
+	 * role changes included (5.2). */
+	if (ctx->room->ws && ctx->room->ws->phase == PH_CLOSED) {
+		snprintf(ctx->err, sizeof ctx->err, "the workshop is closed");
+		return -TV_E_WRONG_PHASE;
+	}
 	const char *who = req_str(ctx, "identity");
 	unsigned bits = role_bits(req_str(ctx, "role"));
 	if (!bits) {

@@ -21,7 +21,7 @@
 #include "server.h"
 #include "ws_server.h"
 
-enum { FB_NONE, FB_SESSION, FB_EVENTS, FB_SEND, FB_POST_UNKNOWN, FB_REPLY };
+enum { FB_NONE, FB_SESSION, FB_EVENTS, FB_SEND, FB_POST_UNKNOWN, FB_POST_REFUSED, FB_REPLY };
 
 #define COOKIE "tavla_session"
 #define SWEEP_MS 5000
@@ -199,6 +199,14 @@ static int error_body(struct lws *wsi, struct fb_req *r, int status, int code)
 	return respond(wsi, r, status, body, NULL);
 }
 
+/* 403 for a browser page of an origin the daemon does not serve. */
+static int refuse_origin(struct lws *wsi, struct fb_req *r)
+{
+	return respond(wsi, r, HTTP_STATUS_FORBIDDEN,
+		       "{\"error\":{\"code\":\"forbidden\",\"message\":\"this Origin may not connect\"}}",
+		       NULL);
+}
+
 /* ---- the routes -------------------------------------------------------------------- */
 
 static int open_session(struct ws_fallback *fb, struct lws *wsi, struct fb_req *r)
@@ -313,6 +321,23 @@ int fallback_http(struct ws_fallback *fb, struct lws *wsi, int reason, struct fb
 		free(r->body);
 		memset(r, 0, sizeof *r);
 		*ret = 0;
+		/* The Origin rule of the WebSocket handshake, here too: without
+		 * it a page of another origin on the same host (another port is
+		 * the same site, so SameSite does not keep the cookie back)
+		 * could open sessions and post into an existing one with plain
+		 * "simple" requests that need no CORS preflight. */
+		char origin[512], q[200];
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
+		    (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) < 0 ||
+		     !ws_server_origin_allowed(fb->srv->ws, origin))) {
+			log_info("fallback.refused", "reason=origin origin=%s",
+				 log_quote(q, sizeof q, origin));
+			if (post) /* like any POST: answered once the body is read */
+				r->kind = FB_POST_REFUSED;
+			else
+				*ret = refuse_origin(wsi, r);
+			return 1;
+		}
 		if (post) /* answered once the body is read */
 			r->kind = strcmp(path, "/api/session") == 0 ? FB_SESSION
 				: strcmp(path, "/api/send") == 0 ? FB_SEND : FB_POST_UNKNOWN;
@@ -323,7 +348,8 @@ int fallback_http(struct ws_fallback *fb, struct lws *wsi, int reason, struct fb
 		return 1;
 	}
 	case LWS_CALLBACK_HTTP_BODY:
-		if (r->kind != FB_SEND && r->kind != FB_SESSION && r->kind != FB_POST_UNKNOWN)
+		if (r->kind != FB_SEND && r->kind != FB_SESSION && r->kind != FB_POST_UNKNOWN &&
+		    r->kind != FB_POST_REFUSED)
 			return 0;
 		if (r->body_len + len <= (size_t)fb->srv->cfg->max_message) {
 			char *n = realloc(r->body, r->body_len + len + 1);
@@ -342,6 +368,10 @@ int fallback_http(struct ws_fallback *fb, struct lws *wsi, int reason, struct fb
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
 		if (r->kind == FB_SESSION) {
 			*ret = open_session(fb, wsi, r);
+			return 1;
+		}
+		if (r->kind == FB_POST_REFUSED) {
+			*ret = refuse_origin(wsi, r);
 			return 1;
 		}
 		if (r->kind == FB_POST_UNKNOWN) {

@@ -123,7 +123,7 @@ static const struct conn_transport transport = { tp_wake, tp_kill };
 
 /* ---- handshake checks ----------------------------------------------------------- */
 
-static int origin_allowed(struct ws_server *ws, const char *origin)
+int ws_server_origin_allowed(struct ws_server *ws, const char *origin)
 {
 	if (strcmp(origin, ws->own_origin) == 0)
 		return 1;
@@ -189,7 +189,7 @@ static int confirm_upgrade(struct lws *wsi)
 		return refuse(wsi, HTTP_STATUS_BAD_REQUEST, "offer the subprotocol " TV_PROTOCOL_NAME);
 	}
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0 &&
-	    (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_ORIGIN) < 0 || !origin_allowed(ws, buf))) {
+	    (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_ORIGIN) < 0 || !ws_server_origin_allowed(ws, buf))) {
 		log_info("ws.refused", "reason=origin origin=%s", log_quote(q, sizeof q, buf));
 		return refuse(wsi, HTTP_STATUS_FORBIDDEN, "this Origin may not connect");
 	}
@@ -533,7 +533,7 @@ static int qr_request(struct lws *wsi, struct ws_server *ws, struct pss_http *ps
 		return ops_reply(pss, HTTP_STATUS_BAD_REQUEST, text_plain, NULL, 0,
 				 "bad_request: the Host header is missing or malformed\n");
 	snprintf(origin, sizeof origin, "https://%s", host);
-	if (!origin_allowed(ws, origin))
+	if (!ws_server_origin_allowed(ws, origin))
 		return ops_reply(pss, HTTP_STATUS_BAD_REQUEST, text_plain, NULL, 0,
 				 "bad_request: this Host is neither the daemon's own nor in its origins setting\n");
 	char *svg;

@@ -32,6 +32,10 @@ struct conn;
 void ws_server_send_hello(struct ws_server *ws, struct conn *c);
 /* Port actually listened on. */
 int ws_server_port(struct ws_server *ws);
+/* 1 if a browser at `origin` (an Origin header's value) may talk to the
+ * daemon: its own https://listen:port or one of the `origins` setting.
+ * Shared by the WebSocket handshake and the HTTPS fallback. */
+int ws_server_origin_allowed(struct ws_server *ws, const char *origin);
 /* Reloads certificate and key for new connections; existing ones keep
  * theirs. A bad pair is refused and the old one stays. 0 or negative. */
 int ws_server_reload_cert(struct ws_server *ws, char *err, size_t errlen);

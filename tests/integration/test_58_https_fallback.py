@@ -206,6 +206,61 @@ class Fallback(tt.TavlaCase):
         if kind == "close":
             self.assertEqual(m["code"], 1001)
 
+    async def test_foreign_origin_refused(self):
+        # The Origin rule of the WebSocket handshake (PROTOCOL.md 1) holds for
+        # the fallback too: a page of another origin (another port of the
+        # same host is the same site, so SameSite does not hold the cookie
+        # back) may neither open a session nor post into one nor read its
+        # stream. Requests without Origin (not a browser) and from allowed
+        # origins are served.
+        d = self.start_daemon({"origins": "https://tavla.example.se"})
+
+        def scenario():
+            f = FallbackClient(d)
+            f.attach()
+            f.next(lambda k, m: k == "msg" and m["type"] == "hello")
+            out = {}
+            for origin in ("https://evil.example", "http://127.0.0.1:%d" % d.port,
+                           "https://127.0.0.1:%d" % (d.port + 1), "null",
+                           d.https, "https://tavla.example.se"):
+                allowed = origin in (d.https, "https://tavla.example.se")
+                for method, path, body in (("POST", "/api/session", b""),
+                                           ("GET", "/api/events", None),
+                                           ("POST", "/api/send", b'{"op":"room.list","id":"x"}')):
+                    if allowed and path == "/api/events":
+                        continue    # would replace the stream read below
+                    c = f.conn()
+                    c.request(method, path, body=body,
+                              headers={"Origin": origin, "Cookie": f.cookie})
+                    r = c.getresponse()
+                    text = r.read()
+                    c.close()
+                    out[(origin, path)] = (r.status, json.loads(text) if r.status != 200 else None)
+            return f, out
+
+        f, out = await asyncio.get_running_loop().run_in_executor(None, scenario)
+        for (origin, path), (status, body) in out.items():
+            if origin in (d.https, "https://tavla.example.se"):
+                self.assertEqual(status, {"/api/session": 201, "/api/send": 202}[path],
+                                 (origin, path, body))
+            else:
+                self.assertEqual(status, 403, (origin, path, body))
+                self.assertEqual(body["error"]["code"], "forbidden")
+                self.assertIn("Origin", body["error"]["message"])
+        # Nothing the refused sends carried reached the session, and the
+        # refused GETs did not take its stream: the allowed sends (an
+        # unauthenticated room.list) were answered on it, no more.
+        codes = []
+        while True:
+            try:
+                kind, m = f.inbox.get(timeout=0.5)
+            except Exception:
+                break
+            if kind == "msg" and m.get("type") == "reply":
+                codes.append(m["error"]["code"])
+        self.assertEqual(codes, ["not_authenticated"] * 2)
+        f.detach()
+
 
 if __name__ == "__main__":
     tt.main()
