@@ -180,6 +180,29 @@ class ForumCase(tt.TavlaCase):
                          "m4")
         self.assertEqual(await cia2.error("post.edit", room=R, post=m1, text="x"), "not_yours")
 
+    async def test_schema_3_indexes_old_events(self):
+        """A database from before the search index (schema 2) gets its
+        existing texts indexed by the migration."""
+        d = self.start_daemon()
+        mod, room = await self.forum(d)
+        R = room["id"]
+        await mod.call("chat.send", room=R, text="Gammal text om Hållbarhet")
+        await mod.call("thread.create", room=R, title="Äldre tråd", text="om havet")
+        await mod.close_quietly()
+        d.stop()
+        db = sqlite3.connect(d.db)
+        db.executescript("DROP TABLE search_fts; DROP TABLE search_docs; DROP TABLE seen;"
+                         " PRAGMA user_version=2;")
+        db.close()
+        d.restart()
+        self.assertIn("schema=3", d.stderr_text())
+        mod = await self.resumed(d, mod.token)
+        await mod.join(room=R)
+        hits = (await mod.call("search", room=R, q="hållbarhet"))["hits"]
+        self.assertEqual([h["data"]["text"] for h in hits], ["Gammal text om Hållbarhet"])
+        hits = (await mod.call("search", room=R, q="äldre hav"))["hits"]
+        self.assertEqual([h["kind"] for h in hits], ["thread.created"])
+
     async def test_history_100k(self):
         n_events = 100_000
         d = self.start_daemon()
