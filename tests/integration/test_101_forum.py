@@ -180,6 +180,47 @@ class ForumCase(tt.TavlaCase):
                          "m4")
         self.assertEqual(await cia2.error("post.edit", room=R, post=m1, text="x"), "not_yours")
 
+    async def test_erasure(self):
+        """tavlad admin erase-identity (GDPR) reaches what meetings and
+        forums store: texts, titles, poll answers, names in hands, mentions
+        and named results, and the words in the search index."""
+        d = self.start_daemon()
+        mod, room = await self.forum(d)
+        R = room["id"]
+        asa = await self.participant(d, room["code"], "Åsa Hemligsson")
+        bo = await self.participant(d, room["code"], "Bo")
+        await asa.call("thread.create", room=R, title="Trådrubrikxyz", text="Hemligtextqq om havet")
+        await asa.call("post.add", room=R, thread="th1", text="Inläggqq")
+        await bo.call("post.add", room=R, thread="th1", text="Svar", mentions=[asa.identity["id"]])
+        await mod.call("post.edit", room=R, post="m1", text="Inläggqq redigerat")
+        await mod.call("poll.create", room=R, question="Ord?", type="text", anonymity="named")
+        await asa.call("poll.answer", room=R, poll="p1", text="Svarsordqq")
+        await mod.call("poll.close", room=R, poll="p1")
+        await asa.call("hand.raise", room=R)
+        await mod.call("queue.next", room=R)
+        ident = asa.identity["id"]
+        for c in (mod, asa, bo):
+            await c.close_quietly()
+        d.stop()
+        p = await asyncio.create_subprocess_exec(tt.TAVLAD, "-c", d.conf, "admin",
+                                                 "erase-identity", ident,
+                                                 stdout=asyncio.subprocess.PIPE,
+                                                 stderr=asyncio.subprocess.PIPE)
+        out, err = await p.communicate()
+        self.assertEqual(p.returncode, 0, err)
+        with open(d.db, "rb") as f:
+            raw = f.read()
+        for secret in ("Hemligsson", "Hemligtextqq", "Trådrubrikxyz", "Inläggqq", "Svarsordqq"):
+            self.assertNotIn(secret.encode(), raw, secret)
+        d.restart()
+        mod = await self.resumed(d, mod.token)
+        await mod.join(room=R)
+        for q in ("hemligtextqq", "inläggqq", "trådrubrikxyz"):
+            self.assertEqual((await mod.call("search", room=R, q=q))["hits"], [], q)
+        export = json.dumps((await mod.call("meeting.export", room=R))["export"], ensure_ascii=False)
+        for secret in ("Hemligsson", "Hemligtextqq", "Inläggqq", "Svarsordqq"):
+            self.assertNotIn(secret, export)
+
     async def test_schema_3_indexes_old_events(self):
         """A database from before the search index (schema 2) gets its
         existing texts indexed by the migration."""
