@@ -71,18 +71,19 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_by_author ON events(author_id) WHERE author_id IS NOT NULL;",
 	/* 2 -> 3: meetings and forums (PROTOCOL.md §9): the full-text index
 	 * of what people wrote (FTS5; unicode61 without diacritic folding, so
-	 * a, å and ä stay three letters) with one search_docs row per indexed
-	 * event, filled from the events already stored; the last seq each
-	 * identity has seen per room (rooms.unread). */
+	 * a, å and ä stay three letters), its room id a column of its own so a
+	 * query walks one room's matches only, with one search_docs row per
+	 * indexed event, filled from the events already stored; the last seq
+	 * each identity has seen per room (rooms.unread). */
 	"CREATE TABLE search_docs("
 	"  id INTEGER PRIMARY KEY, room_id TEXT NOT NULL, seq INTEGER NOT NULL,"
 	"  UNIQUE (room_id, seq));"
-	"CREATE VIRTUAL TABLE search_fts USING fts5(body,"
+	"CREATE VIRTUAL TABLE search_fts USING fts5(room, body,"
 	"  tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3');"
 	"INSERT INTO search_docs(room_id, seq) SELECT room_id, seq FROM events"
 	"  WHERE kind IN ('chat.message','thread.created','post.created','post.edited',"
 	"  'round.answered') ORDER BY room_id, seq;"
-	"INSERT INTO search_fts(rowid, body) SELECT d.id,"
+	"INSERT INTO search_fts(rowid, room, body) SELECT d.id, d.room_id,"
 	"  trim(coalesce(json_extract(e.data, '$.title'), '') || ' ' ||"
 	"  coalesce(json_extract(e.data, '$.text'), ''))"
 	"  FROM search_docs d JOIN events e ON e.room_id = d.room_id AND e.seq = d.seq;"
@@ -152,7 +153,8 @@ static const char *const wr_sql[WR__COUNT] = {
 		" WHERE identity_id = ?1 AND client_id = ?2",
 	[WR_PROBE] = "INSERT OR REPLACE INTO probe(id, ts) VALUES (1, ?1)",
 	[WR_SEARCH_DOC] = "INSERT INTO search_docs(room_id, seq) VALUES (?1, ?2)",
-	[WR_SEARCH_FTS] = "INSERT INTO search_fts(rowid, body) VALUES (last_insert_rowid(), ?1)",
+	[WR_SEARCH_FTS] = "INSERT INTO search_fts(rowid, room, body)"
+		" VALUES (last_insert_rowid(), ?1, ?2)",
 	[WR_SEEN] = "INSERT INTO seen(identity_id, room_id, seq) VALUES (?1, ?2, ?3)"
 		" ON CONFLICT (identity_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
 };
@@ -440,7 +442,8 @@ static int apply(struct store *s, struct store_write *w)
 			if ((rc = step_done(st)))
 				return rc;
 			st = s->ws[WR_SEARCH_FTS];
-			bind_text(st, 1, w->search_text);
+			bind_text(st, 1, e->room);
+			bind_text(st, 2, w->search_text);
 			if ((rc = step_done(st)))
 				return rc;
 		}

@@ -175,10 +175,12 @@ long store_search(struct store *s, const char *room_id, const char *match, uint6
 /* One event by seq through fn (as store_events). 1 delivered, 0 none. */
 int store_event_get(struct store *s, const char *room_id, uint64_t seq,
                     int (*fn)(void *arg, const struct tv_event_view *v), void *arg);
+#define STORE_UNREAD_MAX 1000
 struct store_unread {
 	const struct store_room *room;
 	uint64_t seen;   /* last seq seen (0: never) */
-	uint64_t unread; /* events after seen not written by the identity */
+	uint64_t unread; /* events after seen not written by the identity,
+	                  * counted up to STORE_UNREAD_MAX */
 };
 /* Calls fn for each room of org_id (moderators) or each room identity_id
  * is a member of, with its unread count for identity_id. 0 or negative. */

@@ -586,7 +586,13 @@ static int note_set_add(struct note_set *s, const char *id)
  *  - note events by others about one of its notes (a moderator's edit or
  *    move): the same for the text;
  *  - member.joined naming it: "name" becomes [erased];
- *  - writing.revealed: its notes in "notes" lose text and author_name.
+ *  - writing.revealed: its notes in "notes" lose text and author_name;
+ *  - meetings and forums (PROTOCOL.md §9): its own events also lose
+ *    "title" and "prev.title", its poll answers "answer" and "prev"
+ *    (null); post events by others about one
+ *    of its threads or posts lose the text and title; hands, speakers,
+ *    mentions and named poll results naming it lose the name (and, in
+ *    results, the answer).
  */
 static int erase_data(json_t *d, const char *kind, const char *id, int own,
 		      struct note_set *notes)
@@ -596,11 +602,48 @@ static int erase_data(json_t *d, const char *kind, const char *id, int own,
 	if (own && strcmp(kind, "note.created") == 0 && nid && !note_set_has(notes, nid))
 		note_set_add(notes, nid);
 	int about_note = strncmp(kind, "note.", 5) == 0 && nid && note_set_has(notes, nid);
-	if (own || about_note) {
+	if (own && (strcmp(kind, "thread.created") == 0 || strcmp(kind, "post.created") == 0) &&
+	    nid && !note_set_has(notes, nid))
+		note_set_add(notes, nid);
+	int about_post = strncmp(kind, "post.", 5) == 0 && nid && note_set_has(notes, nid);
+	if (own || about_note || about_post) {
 		changed |= blank(d, "text", "");
 		json_t *prev = json_object_get(d, "prev");
 		if (json_is_object(prev))
 			changed |= blank(prev, "text", "");
+	}
+	if (own || about_post) {
+		changed |= blank(d, "title", "");
+		json_t *prev = json_object_get(d, "prev");
+		if (json_is_object(prev))
+			changed |= blank(prev, "title", "");
+	}
+	if (own && strcmp(kind, "poll.answered") == 0 && json_object_get(d, "answer") &&
+	    !json_is_null(json_object_get(d, "answer"))) {
+		json_object_set_new(d, "answer", json_null());
+		json_object_set_new(d, "prev", json_null());
+		changed = 1;
+	}
+	const char *who = json_string_value(json_object_get(d, "identity"));
+	if (who && strcmp(who, id) == 0 &&
+	    (strcmp(kind, "hand.raised") == 0 || strcmp(kind, "speaker.changed") == 0))
+		changed |= blank(d, "name", ERASED_NAME);
+	json_t *m;
+	size_t k;
+	json_array_foreach(json_object_get(d, "mentions"), k, m) {
+		const char *mid = json_string_value(json_object_get(m, "id"));
+		if (mid && strcmp(mid, id) == 0)
+			changed |= blank(m, "name", ERASED_NAME);
+	}
+	if (strcmp(kind, "poll.closed") == 0) {
+		json_array_foreach(json_object_get(json_object_get(d, "results"), "ballots"), k, m) {
+			const char *bid = json_string_value(json_object_get(m, "identity"));
+			if (bid && strcmp(bid, id) == 0) {
+				changed |= blank(m, "name", ERASED_NAME);
+				json_object_set_new(m, "answer", json_null());
+				changed = 1;
+			}
+		}
 	}
 	if (strcmp(kind, "member.joined") == 0 && nid && strcmp(nid, id) == 0)
 		changed |= blank(d, "name", ERASED_NAME);
@@ -725,6 +768,8 @@ int store_admin_erase_identity(const char *db_path, const char *id, char *err, s
 	for (size_t i = 0; !rc && i < sizeof sql / sizeof sql[0]; i++)
 		if (run1(db, sql[i], id, NULL, 0) != SQLITE_DONE)
 			rc = -TV_E_STORAGE_ERROR;
+	if (!rc)
+		rc = store__search_optimize(db);
 	if (rc && rc != -ENOENT)
 		snprintf(err, errlen, "erase %s: %s", id, sqlite3_errmsg(db));
 	rc = finish_tx(db, rc, err, errlen);

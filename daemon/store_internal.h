@@ -29,5 +29,7 @@ sqlite3 *store__reader(struct store *s);
  * room (deletion) inside the caller's transaction. 0 or negative. */
 int store__search_forget(sqlite3 *db, const char *room_id, uint64_t seq);
 int store__search_forget_room(sqlite3 *db, const char *room_id);
+/* Merges the index so that forgotten words leave the file (erasure). */
+int store__search_optimize(sqlite3 *db);
 
 #endif
