@@ -129,9 +129,11 @@ export class HttpLink {
       try {
         const r = await fetch(`${this.base}/api/send`, { method: 'POST', body: text, credentials: 'same-origin',
           cache: 'no-store', headers: { 'Content-Type': 'application/json' } });
-        if (r.status === 404) this.finish(4002, 'session gone');
-        // 413 and 503 are answered like a refused frame: the request gets no
-        // reply, the heartbeat or the outbox retry takes it from there.
+        // Not taken (the session is gone, too large, overloaded): close as
+        // a WebSocket would, so the request is sent again after a resume.
+        if (r.status !== 202) {
+          this.finish(r.status === 404 ? 4002 : r.status === 413 ? 1009 : 1013, `send ${r.status}`);
+        }
       } catch (e) {
         this.finish(1006, 'send');
       }
