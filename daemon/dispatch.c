@@ -71,6 +71,7 @@ static const handler_fn handlers[TV_OP__COUNT] = {
 	[TV_OP_SYNTHESIS_GET] = handle_synthesis_get,
 	[TV_OP_EXPORT] = handle_export,
 	[TV_OP_EXPORT_LINK] = handle_export_link,
+	[TV_OP_NOTES_IMPORT] = handle_notes_import,
 	/* meetings and forums (PROTOCOL.md §9) */
 	[TV_OP_AGENDA_ADD] = handle_agenda_add,
 	[TV_OP_AGENDA_EDIT] = handle_agenda_edit,

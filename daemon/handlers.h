@@ -69,6 +69,7 @@ int handle_synthesis_publish(struct tv_ctx *ctx);
 int handle_synthesis_get(struct tv_ctx *ctx);
 int handle_export(struct tv_ctx *ctx);
 int handle_export_link(struct tv_ctx *ctx);
+int handle_notes_import(struct tv_ctx *ctx);
 /* meetings and forums (PROTOCOL.md §9): meeting_ops.c, search.c */
 int handle_agenda_add(struct tv_ctx *ctx);
 int handle_agenda_edit(struct tv_ctx *ctx);

@@ -430,6 +430,16 @@ json_t *synthesis_note_json(struct workshop *w, const char *note_id,
 			      (json_int_t)n->created_ms);
 	if (!o)
 		return NULL;
+	if (n->origin) {
+		/* Imported from another room: its room and table are the
+		 * provenance ("Room / Table"), its question the source's. */
+		char where[320];
+		json_t *g = n->origin;
+		snprintf(where, sizeof where, "%s / %s", str0(g, "room_title"), str0(g, "table_name"));
+		json_object_set_new(o, "table_name", json_string(where));
+		json_object_set_new(o, "question", json_string(str0(g, "question")));
+		json_object_set(o, "origin", g);
+	}
 	int show = n->anon == ANON_NAMED || (n->anon == ANON_MODERATORS && v->moderator);
 	if (n->proxy && n->proxy_for)
 		json_object_set_new(o, "proxy_for", json_string(n->proxy_for));
@@ -469,6 +479,16 @@ static int by_rank(const void *pa, const void *pb)
 	return a->no < b->no ? -1 : a->no > b->no;
 }
 
+/* The table a note was raised at: its own, or for an imported note
+ * "room/table" of its origin (so tables of different rooms differ). */
+static const char *raised_table(const struct ws_note *n, char *buf, size_t len)
+{
+	if (!n->origin)
+		return n->table;
+	snprintf(buf, len, "%s/%s", str0(n->origin, "room"), str0(n->origin, "table"));
+	return buf;
+}
+
 /* Adds a table to a cluster entry's set of tables (where it was raised). */
 static void raise_at(json_t *tables, const char *table)
 {
@@ -489,6 +509,7 @@ json_t *synthesis_result(struct workshop *w, const char *scope, const struct syn
 	json_t *nvote = latest_vote(s, scope, "notes", 0);
 	json_t *ctot = visible_totals(cvote, v), *ntot = visible_totals(nvote, v);
 	json_t *entries = json_object(), *unclustered = json_array();
+	json_t *origin_tables = json_array(); /* other rooms' tables with notes here */
 	json_t *cl;
 	const char *cid;
 
@@ -524,9 +545,13 @@ json_t *synthesis_result(struct workshop *w, const char *scope, const struct syn
 		json_object_set(byid, n->id, o);
 		json_t *c = root(s, synthesis_cluster_of(s, scope, n->id));
 		json_t *e = c ? json_object_get(entries, str0(c, "id")) : NULL;
+		char key[96];
+		raised_table(n, key, sizeof key);
+		if (n->origin)
+			raise_at(origin_tables, key);
 		if (e) {
 			json_array_append(json_object_get(e, "notes"), o);
-			raise_at(json_object_get(e, "tables"), n->table);
+			raise_at(json_object_get(e, "tables"), raised_table(n, key, sizeof key));
 		} else {
 			json_array_append(unclustered, o);
 		}
@@ -545,8 +570,9 @@ json_t *synthesis_result(struct workshop *w, const char *scope, const struct syn
 		/* A duplicate raised elsewhere still says where it was raised. */
 		json_t *c = root(s, synthesis_cluster_of(s, scope, json_string_value(into)));
 		json_t *e = c ? json_object_get(entries, str0(c, "id")) : NULL;
+		char key[96];
 		if (e)
-			raise_at(json_object_get(e, "tables"), n->table);
+			raise_at(json_object_get(e, "tables"), raised_table(n, key, sizeof key));
 	}
 	json_decref(byid);
 	/* Table clusters merged into plenary ones carry their table vote. */
@@ -613,7 +639,9 @@ json_t *synthesis_result(struct workshop *w, const char *scope, const struct syn
 	if (scope[0] == 's') {
 		json_t *tl = json_object_get(json_object_get(s->syntheses, scope), "tables");
 		tables_total = json_array_size(tl) ? json_array_size(tl) : w->ntables;
+		tables_total += json_array_size(origin_tables);
 	}
+	json_decref(origin_tables);
 	json_t *syn = json_object_get(s->syntheses, scope);
 	struct ws_table *t = workshop_table(w, scope);
 	json_t *out = json_object();

@@ -375,6 +375,101 @@ int handle_cluster_reject(struct tv_ctx *ctx)
 			    NULL);
 }
 
+/* ---- aggregation across rooms ------------------------------------------------------------- */
+
+/* 1 if list is empty or names id. */
+static int chosen(json_t *list, const char *id)
+{
+	size_t i;
+	json_t *v;
+	if (!json_array_size(list))
+		return 1;
+	json_array_foreach(list, i, v)
+		if (strcmp(json_string_value(v), id) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Copies the visible notes of another workshop room (its chosen boards and
+ * tables) onto a board of this one, each with its origin, so that one
+ * synthesis can span several rooms of a national session. A copy, because
+ * rooms are separate logs; the origin keeps the provenance (room, table,
+ * question), authors travel only where their note was named, and a note
+ * is imported once: asking again pulls in only what was written since.
+ * The sender must moderate both rooms. Reading the other room may load it
+ * from the store, like a join would.
+ */
+int handle_notes_import(struct tv_ctx *ctx)
+{
+	int rc = open_workshop(ctx);
+	if (rc)
+		return rc;
+	struct workshop *w = ws_of(ctx);
+	struct ws_board *target = workshop_board(w, req_str(ctx, "board"));
+	const char *from = req_str(ctx, "from");
+	if (!target)
+		return -TV_E_BOARD_NOT_FOUND;
+	if (strcmp(from, ctx->room->id) == 0) {
+		snprintf(ctx->err, sizeof ctx->err, "a room cannot import its own notes");
+		return -TV_E_BAD_REQUEST;
+	}
+	struct room *src;
+	if ((rc = room_get(ctx->srv, from, &src)))
+		return rc;
+	struct conn_identity *me = &ctx->conn->ident;
+	json_t *notes = json_array();
+	if (!src->ws) {
+		rc = -TV_E_NOT_A_WORKSHOP;
+	} else if (room_role_of(src, me->id, me->kind, me->org_id) != TV_ROLE_MODERATOR) {
+		snprintf(ctx->err, sizeof ctx->err, "only a moderator of room %s may import its notes",
+			 src->id);
+		rc = -TV_E_FORBIDDEN;
+	}
+	json_t *boards = tv_req_strings(ctx->req, "boards"), *tables = tv_req_strings(ctx->req, "tables");
+	unsigned next = w->next_note;
+	for (size_t i = 0; !rc && i < src->ws->nnotes; i++) {
+		struct ws_note *n = &src->ws->notes[i];
+		char key[96];
+		snprintf(key, sizeof key, "%s/%s", src->id, n->id);
+		if (!n->id[0] || n->deleted || n->pending || n->hidden ||
+		    !chosen(boards, n->board) || !chosen(tables, n->table) ||
+		    map_get(&w->imported, key))
+			continue;
+		struct ws_board *b = workshop_board(src->ws, n->board);
+		struct ws_table *t = workshop_table(src->ws, n->table);
+		char id[WS_ID_LEN];
+		snprintf(id, sizeof id, "n%u", next++);
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:b, s:b, s:{s:s, s:s, s:s, "
+				      "s:s, s:s, s:s}}",
+				      "id", id, "board", target->id, "table", "", "text",
+				      n->text ? n->text : "", "colour", n->colour, "column", 0,
+				      "anonymity", "anonymous", "hidden", 0, "pending", 0, "origin",
+				      "room", src->id, "room_title", src->title ? src->title : "",
+				      "note", n->id, "table", n->table, "table_name",
+				      t && t->name ? t->name : "", "question",
+				      b && b->title ? b->title : "");
+		/* The author's name travels only with a named note. */
+		const char *who = n->proxy ? n->proxy_for : n->anon == ANON_NAMED ? n->author_name : NULL;
+		if (o && who && who[0]) {
+			json_object_set_new(o, "proxy", json_true());
+			json_object_set_new(o, "proxy_for", json_string(who));
+		}
+		json_array_append_new(notes, o);
+	}
+	room_release_if_idle(src);
+	if (rc) {
+		json_decref(notes);
+		return rc;
+	}
+	size_t count = json_array_size(notes);
+	w->next_note = next; /* the ids are this write's */
+	return append_event(ctx, "notes.imported",
+			    json_pack("{s:s, s:s, s:o}", "from", from, "board", target->id, "notes",
+				      notes),
+			    json_pack("{s:I}", "imported", (json_int_t)count));
+}
+
 /* ---- suggestions ----------------------------------------------------------------------- */
 
 /* The inputs are copied so the worker shares nothing with the loop. */

@@ -63,6 +63,7 @@ struct workshop *workshop_new(void)
 	}
 	map_init(&w->seats);
 	map_init(&w->ready);
+	map_init(&w->imported);
 	w->next_note = w->next_board = w->next_table = 1;
 	return w;
 }
@@ -86,6 +87,7 @@ void workshop_free(struct workshop *w)
 		free(w->notes[i].text);
 		free(w->notes[i].author_name);
 		free(w->notes[i].proxy_for);
+		json_decref(w->notes[i].origin);
 	}
 	for (int i = 0; i < w->nundo; i++)
 		json_decref(w->undo[i].data);
@@ -93,6 +95,7 @@ void workshop_free(struct workshop *w)
 	map_each(&w->seats, free_value, NULL);
 	map_free(&w->seats);
 	map_free(&w->ready);
+	map_free(&w->imported);
 	free(w->tables);
 	free(w->boards);
 	free(w->notes);
@@ -297,6 +300,8 @@ static int note_create(struct workshop *w, const struct tv_event *e, json_t *d)
 	n->anon = (unsigned char)(a < 0 ? ANON_ANONYMOUS : a);
 	n->proxy = json_is_true(json_object_get(d, "proxy"));
 	set_str(&n->proxy_for, str(d, "proxy_for"));
+	json_decref(n->origin);
+	n->origin = json_incref(json_object_get(d, "origin"));
 	n->deleted = 0;
 	n->created_ms = n->edited_ms = e->ts_ms;
 	if (w->next_note <= k)
@@ -378,6 +383,20 @@ int workshop_apply(struct workshop *w, const struct tv_event *e)
 		}
 	} else if (strcmp(k, "note.created") == 0) {
 		rc = note_create(w, e, d);
+	} else if (strcmp(k, "notes.imported") == 0) {
+		/* Copies of another room's notes, each with its origin. */
+		json_t *item;
+		size_t i;
+		json_array_foreach(json_object_get(d, "notes"), i, item) {
+			json_t *o = json_object_get(item, "origin");
+			char key[96];
+			if ((rc = note_create(w, e, item)))
+				break;
+			snprintf(key, sizeof key, "%s/%s", str(o, "room") ? str(o, "room") : "",
+				 str(o, "note") ? str(o, "note") : "");
+			if ((rc = map_put(&w->imported, key, w)))
+				break;
+		}
 	} else if (strcmp(k, "note.updated") == 0) {
 		rc = note_update(w, d, e->ts_ms);
 		struct ws_note *n = workshop_note(w, str(d, "id"));

@@ -68,6 +68,9 @@ struct ws_note {
 	unsigned char hidden, pending, deleted, anon, proxy, by_moderator;
 	char *proxy_for;
 	int64_t created_ms, edited_ms;
+	/* Notes imported from another room (notes.imported): {room,
+	 * room_title, note, table, table_name, question}; NULL otherwise. */
+	json_t *origin;
 };
 
 struct ws_undo {
@@ -93,6 +96,7 @@ struct workshop {
 	size_t nnotes, notes_cap;
 	struct map seats; /* identity id -> table id (malloc'd string) */
 	struct map ready; /* identity id -> non-NULL when done */
+	struct map imported; /* "room/note" of every note imported from another room */
 	int timer;
 	int64_t timer_ends_ms, timer_left_ms;
 	char focus[WS_ID_LEN];

@@ -9,8 +9,8 @@ action items, published versions, and the exports (CSV, JSON, Markdown,
 HTML, over the protocol and over a signed HTTPS link) follow, and a restart
 gives the same result. Other cases: two-level convergence (tables group
 and vote first, the plenary merges their clusters and carries their dots),
-who may group where, duplicates and undo, and that nobody learns who put
-dots where.
+who may group where, duplicates and undo, that nobody learns who put
+dots where, and one synthesis over the notes of several rooms.
 """
 
 import asyncio
@@ -451,6 +451,85 @@ class Synthesis(WorkshopCase):
         await self.mod.join(room=room["id"])
         self.assertEqual(await self.mod.error("synthesis.create", room=room["id"], name="X"),
                          "not_a_workshop")
+
+    # ------------------------------------------------------------------
+
+    async def test_aggregation_across_rooms(self):
+        # Two workshop rooms of one national session, then a plenary room.
+        await self.workshop(tables=2, title="Region Nord")
+        nord, nord_tables = self.R, list(self.tables)
+        qn = await self.board(title="Vad behöver vi?")
+        anon = await self.board(title="Hemligt", anonymity="anonymous")
+        await self.phase("write")
+        a = await self.person("Anna", nord_tables[0])
+        b = await self.person("Bertil", nord_tables[1])
+        await a.call("note.add", room=nord, board=qn, text="Bättre kollektivtrafik")
+        await b.call("note.add", room=nord, board=qn, text="Fler bussar på kvällen")
+        await b.call("note.add", room=nord, board=anon, text="Ingen vet att jag skrev detta")
+        await self.workshop(tables=1, title="Region Syd")
+        syd = self.R
+        qs = await self.board(title="Vad behöver vi?")
+        await self.phase("write")
+        c = await self.person("Cecilia", self.tables[0])
+        await c.call("note.add", room=syd, board=qs, text="Tåg till grannkommunen")
+        await self.workshop(title="Nationell syntes")
+        plen = self.R
+        into = await self.board(title="Alla regioner")
+        raw0 = len(self.mod.raw)
+        r1 = await self.mod.call("notes.import", room=plen, **{"from": nord}, board=into)
+        r2 = await self.mod.call("notes.import", room=plen, **{"from": syd}, board=into)
+        self.assertEqual((r1["imported"], r2["imported"]), (3, 1))
+        # Nothing new: nothing imported twice.
+        self.assertEqual((await self.mod.call("notes.import", room=plen, **{"from": nord},
+                                              board=into))["imported"], 0)
+        # The anonymous note's author never travels (the other, named,
+        # note of the same person does, by name only, never by id).
+        frames = self.mod.raw_since(raw0)
+        ev = [e for e in self.mod.events[plen] if e["kind"] == "notes.imported"]
+        by_text = {n["text"]: n for e in ev for n in e["data"]["notes"]}
+        self.assertEqual(by_text["Bättre kollektivtrafik"].get("proxy_for"), "Anna")
+        self.assertNotIn("proxy_for", by_text["Ingen vet att jag skrev detta"])
+        self.assertNotIn(b.identity["id"], frames)
+        s = (await self.mod.call("synthesis.create", room=plen, name="Sverige"))["synthesis"]
+        res = await self.mod.call("synthesis.result", room=plen, scope=s)
+        self.assertEqual(res["tables_total"], 3)  # two of Nord, one of Syd
+        where = {n["text"]: n["table_name"] for n in res["unclustered"]}
+        self.assertEqual(where["Bättre kollektivtrafik"], "Region Nord / Bord 1")
+        self.assertEqual(where["Tåg till grannkommunen"], "Region Syd / Bord 1")
+        ids = [n["id"] for n in res["unclustered"] if "Ingen vet" not in n["text"]]
+        cl = (await self.mod.call("cluster.create", room=plen, scope=s, name="Resor",
+                                  notes=ids))["cluster"]
+        res = await self.mod.call("synthesis.result", room=plen, scope=s)
+        top = [x for x in res["clusters"] if x["id"] == cl][0]
+        self.assertEqual(top["raised_at"], 3)
+        # Later notes are pulled in; the origin names the source note.
+        await a.call("note.add", room=nord, board=qn, text="Pendlarparkering")
+        r3 = await self.mod.call("notes.import", room=plen, **{"from": nord}, board=into)
+        self.assertEqual(r3["imported"], 1)
+        # Only a moderator of the source room may import it.
+        other = await self.moderator(self.d, org="Region Annan", user="annan",
+                                     password="ett annat lösenord 2")
+        room = (await other.call("room.create", kind="workshop", title="Annan"))["room"]
+        await other.join(room=room["id"])
+        bo = (await other.call("board.create", room=room["id"], title="X", layout="columns",
+                               columns=["A"]))["board"]
+        self.assertEqual(await other.error("notes.import", room=room["id"], **{"from": nord},
+                                           board=bo), "forbidden")
+        self.assertEqual(await other.error("notes.import", room=room["id"], **{"from": "r_nonexistent1"},
+                                           board=bo), "room_not_found")
+        # The export keeps the provenance.
+        rows = (await self.mod.call("export", room=plen, format="csv"))["body"]
+        self.assertIn("Region Syd / Bord 1", rows)
+        # A restart replays the imports to the same result.
+        before = await self.mod.call("synthesis.result", room=plen, scope=s)
+        for cl_ in (a, b, c, other):
+            await cl_.close_quietly()
+        await self.mod.close_quietly()
+        self.d.stop()
+        self.d.start()
+        self.mod = await self.moderator(self.d)
+        await self.mod.join(room=plen)
+        self.assertEqual(await self.mod.call("synthesis.result", room=plen, scope=s), before)
 
 
 if __name__ == "__main__":
