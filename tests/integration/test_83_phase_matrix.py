@@ -1,5 +1,5 @@
 """test_83_phase_matrix: every workshop op, in every phase, from every role
-(PROTOCOL.md 4 "Workshop ops", 4.14-4.16, 5.2).
+(PROTOCOL.md 4 "Workshop ops", 4.14-4.16, 4.27-4.48, 5.2).
 
 The ops come from protocol/messages.def; for each op whose rules this file
 knows (the workshop ops of PROTOCOL.md 4.10-4.26), each phase (setup,
@@ -10,19 +10,21 @@ the expected outcome is derived from the documented rules alone:
   1. a sender that has not joined the room on this connection (a
      non-member cannot): `not_in_room`;
   2. a role the op's row of messages.def does not list: `forbidden`;
-  3. phase `closed`: `wrong_phase` for every op but `phase.set`, `undo`
-     and `workshop.status` (4, "Every op of a workshop except ..."), from
-     moderators too;
+  3. phase `closed`: `wrong_phase` for every op but `phase.set`, `undo`,
+     `workshop.status`, the synthesis's reads and `action.update` (4,
+     4.42), from moderators too;
   4. participants: `note.add` only in `write`; `note.edit` of the text only
      in `write`, of place or colour in `write` and `group`; `note.delete`
-     only in `write` (5.2, 4.14-4.16): else `wrong_phase`;
+     only in `write` (5.2, 4.14-4.16); the grouping ops (cluster.*) only in
+     `group` and in their own table's scope (4.28): else `wrong_phase`;
   5. otherwise the op is allowed: the reply is ok, or a domain error that
      is none of the refusals above (a note.approve of a note that does not
      wait for approval is `bad_request`, say).
 
-Each combination is sent and the reply compared. Ops of messages.def this
-file has no rules for (other room kinds' ops, ops added later) are listed
-as skipped, never guessed; ops outside the workshop (ping, login, chat...)
+Each combination is sent and the reply compared. The ops of meetings and
+forums (no phases) are listed as skipped; any other op of messages.def
+this file has no rules for fails the test, so a new op cannot land without
+its rules; ops outside the workshop (ping, login, chat...)
 are test_55's. Allowed requests are chosen so that they leave the
 workshop as it was (phase.set to the current phase, member.role to the
 same role, the timer stopped), so each phase is judged in the same state.
@@ -41,14 +43,33 @@ ROLES = ["moderator", "participant", "observer", "non-member"]
 KNOWN = {"table.create", "table.assign", "board.create", "board.update", "note.add",
          "note.edit", "note.delete", "note.approve", "phase.set", "writing.set",
          "writing.reveal", "timer.set", "ready.set", "view.focus", "member.role", "undo",
-         "workshop.status"}
+         "workshop.status",
+         # the synthesis (PROTOCOL.md 4.27-4.48)
+         "synthesis.create", "cluster.create", "cluster.update", "cluster.assign",
+         "cluster.merge", "cluster.split", "cluster.delete", "note.merge", "cluster.suggest",
+         "cluster.reject", "vote.open", "vote.cast", "vote.close", "synthesis.result",
+         "action.create", "action.update", "action.list", "synthesis.publish",
+         "synthesis.get", "export", "export.link", "notes.import"}
+#: Grouping ops: participants only in their own table's scope, only in
+#: phase `group` (4.28).
+GROUPING = {"cluster.create", "cluster.update", "cluster.assign", "cluster.merge",
+            "cluster.split", "cluster.delete", "cluster.reject", "cluster.suggest"}
 #: Ops outside the workshop, covered by test_55's state-by-role matrix.
 NOT_WORKSHOP = {"ping", "login", "resume", "join", "leave", "room.create", "room.list",
                 "chat.send", "history"}
+#: Ops of meetings and forums (PROTOCOL.md 9): their rooms have no phases;
+#: their roles are test_55's, their rules test_100's and test_101's.
+MEETING = {"agenda.add", "agenda.edit", "agenda.remove", "agenda.current", "poll.create",
+           "poll.answer", "poll.close", "round.open", "round.answer", "round.close",
+           "hand.raise", "hand.lower", "queue.next", "react", "thread.create", "post.add",
+           "post.edit", "post.delete", "search", "rooms.seen", "meeting.export"}
 #: The refusals of rules 1-4; an allowed op must get none of them.
 REFUSALS = {"not_in_room", "forbidden", "wrong_phase", "not_a_workshop", "not_authenticated"}
 #: Closed workshops refuse everything but these (PROTOCOL.md 4).
-OPEN_WHEN_CLOSED = {"phase.set", "undo", "workshop.status"}
+OPEN_WHEN_CLOSED = {"phase.set", "undo", "workshop.status",
+                    # reads, and action items (reviewed later: 4.42)
+                    "synthesis.result", "action.list", "synthesis.get", "export",
+                    "export.link", "action.update"}
 
 
 def expected(op, variant, phase, role, roles):
@@ -67,6 +88,8 @@ def expected(op, variant, phase, role, roles):
         if op == "note.edit" and variant == "move" and phase not in ("write", "group"):
             return "wrong_phase"
         if op == "note.delete" and phase != "write":
+            return "wrong_phase"
+        if op in GROUPING and phase != "group":
             return "wrong_phase"
     return None
 
@@ -89,18 +112,65 @@ class PhaseMatrix(tt.TavlaCase):
         own = (await part.call("note.add", room=room, board="b1", text="Min lapp"))["note"]
         obs = await self.participant(d, R["code"], "Observatör", observer=True)
         stranger = await self.participant(d, other["code"], "Främling")
+        # The synthesis's objects the ops below name: a synthesis, a
+        # cluster in the table's scope and one in the synthesis, an open
+        # table vote and an action item.
+        syn = (await mod.call("synthesis.create", room=room, name="Syntes"))["synthesis"]
+        c_table = (await mod.call("cluster.create", room=room, scope="t1", name="Bordets tema",
+                                  notes=[own]))["cluster"]
+        c_syn = (await mod.call("cluster.create", room=room, scope=syn, name="Tema"))["cluster"]
+        vote = (await mod.call("vote.open", room=room, scope="t1"))["vote"]
+        action = (await mod.call("action.create", room=room, cluster=c_syn,
+                                 text="Följ upp"))["action"]
+        doomed = {}
         senders = {"moderator": mod, "participant": part, "observer": obs,
                    "non-member": stranger}
 
         rows = [r for r in op_rows() if r["room"]]
         skipped = sorted(r["wire"] for r in rows
                          if r["wire"] not in KNOWN and r["wire"] not in NOT_WORKSHOP)
+        # A new op must be given its rules here (or be classified as a
+        # meeting op) before it can land.
+        self.assertEqual([op for op in skipped if op not in MEETING], [],
+                         "ops of messages.def with no phase rules in this file")
         rows = [r for r in rows if r["wire"] in KNOWN]
         self.assertEqual({r["wire"] for r in rows}, KNOWN,
                          "a workshop op of PROTOCOL.md 4 is missing from messages.def")
 
         def args_for(op, variant, role, phase, mine):
             note = mine if role == "moderator" and mine else own
+            # Participants group in their table's scope, moderators in the
+            # synthesis; merges and splits that would change the clusters
+            # the next combinations need are made to fail on their
+            # arguments (into itself, a note not in it) once allowed.
+            scope, cl = ("t1", c_table) if role != "moderator" else (syn, c_syn)
+            synthesis_args = {
+                "synthesis.create": {"name": "Syntes i %s" % phase},
+                "cluster.create": {"scope": scope, "name": "Nytt tema"},
+                "cluster.update": {"cluster": cl, "name": "Bordets tema" if scope == "t1"
+                                   else "Tema"},
+                "cluster.assign": {"scope": scope, "notes": [note]},
+                "cluster.merge": {"cluster": cl, "into": cl},
+                "cluster.split": {"cluster": cl, "name": "Del", "notes": ["n999"]},
+                "cluster.delete": {"cluster": doomed.get(scope, cl)},
+                "note.merge": {"note": note, "into": ""},
+                "cluster.suggest": {"scope": scope},
+                "cluster.reject": {"scope": scope, "notes": [note, note]},
+                "vote.open": {"scope": "t1"},
+                "vote.cast": {"vote": vote, "dots": []},
+                "vote.close": {"vote": vote},
+                "synthesis.result": {"scope": "t1"},
+                "action.create": {"cluster": c_syn, "text": "Mer"},
+                "action.update": {"action": action, "status": "open"},
+                "action.list": {},
+                "synthesis.publish": {"synthesis": syn},
+                "synthesis.get": {},
+                "export": {"format": "csv"},
+                "export.link": {"format": "json"},
+                "notes.import": {"from": other["id"], "board": "b1"},
+            }
+            if op in synthesis_args:
+                return synthesis_args[op]
             return {
                 "table.create": {"name": "Bord extra"},
                 "table.assign": ({"table": "t1", "identity": part.identity["id"]}
@@ -130,9 +200,14 @@ class PhaseMatrix(tt.TavlaCase):
             # participant's note must survive until its deletion in `write`,
             # which comes last).
             mine = None
+            doomed.clear()
             if phase != "closed":
                 mine = (await mod.call("note.add", room=room, board="b1",
                                        text="Moderatorns lapp i %s" % phase))["note"]
+                # A cluster per scope for this phase's cluster.delete.
+                for sc in ("t1", syn):
+                    doomed[sc] = (await mod.call("cluster.create", room=room, scope=sc,
+                                                 name="Att ta bort"))["cluster"]
             for row in rows:
                 op = row["wire"]
                 for variant in (("text", "move") if op == "note.edit" else (None,)):
