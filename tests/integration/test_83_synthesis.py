@@ -531,6 +531,55 @@ class Synthesis(WorkshopCase):
         await self.mod.join(room=plen)
         self.assertEqual(await self.mod.call("synthesis.result", room=plen, scope=s), before)
 
+    # ------------------------------------------------------------------
+
+    async def test_exports_keep_authors_hidden(self):
+        # No export, result or published version carries the author of an
+        # anonymous note to anyone, nor of a moderators-only note to an
+        # observer or participant; hidden (private) notes stay out for
+        # observers.
+        await self.workshop(tables=1, title="Anonym verkstad")
+        named = await self.board(title="Öppen fråga")
+        mods = await self.board(title="För moderatorer", anonymity="moderators")
+        anon = await self.board(title="Anonym fråga", anonymity="anonymous")
+        await self.phase("write")
+        writer = await self.person("Hemliga Hanna", self.tables[0])
+        obs = await self.person("Observatör Olle", observer=True)
+        await writer.call("note.add", room=self.R, board=named, text="Synligt namn")
+        await writer.call("note.add", room=self.R, board=mods, text="Bara moderatorer vet")
+        await writer.call("note.add", room=self.R, board=anon, text="Ingen vet vem")
+        await self.mod.call("writing.set", room=self.R, private=True)
+        await writer.call("note.add", room=self.R, board=named, text="Dold tanke")
+        s = (await self.mod.call("synthesis.create", room=self.R, name="S"))["synthesis"]
+        await self.mod.call("synthesis.publish", room=self.R, synthesis=s)
+        who = (writer.identity["id"], writer.identity["name"])
+
+        def authors_of(text, body):
+            """The lines/objects of body that mention the note text."""
+            return [line for line in body.replace("},{", "}\n{").splitlines() if text in line]
+
+        for fmt in ("json", "csv", "markdown", "html"):
+            for viewer, moderator in ((self.mod, True), (obs, False)):
+                body = (await viewer.call("export", room=self.R, format=fmt))["body"]
+                for line in authors_of("Ingen vet vem", body):
+                    for w in who:
+                        self.assertNotIn(w, line, (fmt, moderator))
+                if not moderator:
+                    for line in authors_of("Bara moderatorer vet", body):
+                        for w in who:
+                            self.assertNotIn(w, line, fmt)
+                    self.assertNotIn("Dold tanke", body, fmt)
+                self.assertNotIn(writer.identity["id"], body, fmt)
+            self.assertIn(who[1], (await self.mod.call("export", room=self.R,
+                                                       format=fmt))["body"])
+        for c in (writer, obs):
+            r = json.dumps(await c.call("synthesis.result", room=self.R, scope=s),
+                           ensure_ascii=False)
+            self.assertNotIn(writer.identity["id"], r)
+            snap = json.dumps(await c.call("synthesis.get", room=self.R, synthesis=s),
+                              ensure_ascii=False)
+            self.assertEqual(snap.count(who[1]), 1)  # the named note only
+
 
 if __name__ == "__main__":
     tt.main()
