@@ -4,9 +4,6 @@
  */
 #include "export.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +11,7 @@
 #include "clock.h"
 #include "crypto.h"
 #include "event.h"
+#include "export_link.h"
 #include "log.h"
 #include "room.h"
 #include "server.h"
@@ -167,59 +165,16 @@ int export_key_init(struct tv_server *srv)
 	return crypto_random(srv->export_key, sizeof srv->export_key);
 }
 
-static size_t b64url(const unsigned char *in, size_t n, char *out)
-{
-	int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-	while (len > 0 && out[len - 1] == '=')
-		len--;
-	for (int i = 0; i < len; i++)
-		out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
-	out[len] = 0;
-	return (size_t)len;
-}
-
-/* Decodes base64url; returns the length or -1. out holds at least n bytes. */
-static long unb64url(const char *in, size_t n, unsigned char *out)
-{
-	char buf[1024];
-	if (n == 0 || n + 4 > sizeof buf)
-		return -1;
-	size_t k;
-	for (k = 0; k < n; k++) {
-		char c = in[k];
-		buf[k] = c == '-' ? '+' : c == '_' ? '/' : c;
-		if (!(c == '-' || c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9')))
-			return -1;
-	}
-	size_t pad = (4 - n % 4) % 4;
-	if (pad == 3)
-		return -1;
-	memset(buf + k, '=', pad);
-	int len = EVP_DecodeBlock(out, (unsigned char *)buf, (int)(n + pad));
-	return len < 0 ? -1 : len - (long)pad;
-}
-
-static void mac(struct tv_server *srv, const char *payload, size_t n, unsigned char out[32])
-{
-	unsigned int len = 32;
-	HMAC(EVP_sha256(), srv->export_key, sizeof srv->export_key,
-	     (const unsigned char *)payload, n, out, &len);
-}
-
 int export_link(struct tv_server *srv, const char *room, const char *identity, int moderator,
 		int fmt, int64_t expires_ms, char *url, size_t n)
 {
-	char payload[256], p64[400], m64[64];
-	unsigned char sig[32];
-	int len = snprintf(payload, sizeof payload, "v1|%s|%s|%s|%lld|%d", room, identity,
-			   report_format_name(fmt), (long long)expires_ms, moderator ? 1 : 0);
-	if (len < 0 || (size_t)len >= sizeof payload)
+	struct export_token t = { .format = fmt, .expires_ms = expires_ms, .moderator = moderator };
+	char token[EXPORT_TOKEN_MAX + 1];
+	snprintf(t.room, sizeof t.room, "%s", room);
+	snprintf(t.identity, sizeof t.identity, "%s", identity);
+	if (export_token_make(srv->export_key, sizeof srv->export_key, &t, token, sizeof token))
 		return -1;
-	mac(srv, payload, (size_t)len, sig);
-	b64url((const unsigned char *)payload, (size_t)len, p64);
-	b64url(sig, sizeof sig, m64);
-	len = snprintf(url, n, "/export?t=%s.%s", p64, m64);
+	int len = snprintf(url, n, "/export?t=%s", token);
 	return len < 0 || (size_t)len >= n ? -1 : 0;
 }
 
@@ -234,40 +189,30 @@ int export_http(struct tv_server *srv, const char *t, char **body, size_t *len,
 		const char **mime, char *filename, size_t fnlen)
 {
 	filename[0] = 0;
-	const char *dot = t ? strchr(t, '.') : NULL;
-	unsigned char payload[512], sig[64], want[32];
-	long plen = dot ? unb64url(t, (size_t)(dot - t), payload) : -1;
-	long slen = dot ? unb64url(dot + 1, strlen(dot + 1), sig) : -1;
-	if (plen <= 0 || plen >= (long)sizeof payload || slen != 32) {
-		*body = plain("bad or missing export link: ask for a new one\n", len, mime);
-		return 400;
-	}
-	payload[plen] = 0;
-	mac(srv, (const char *)payload, (size_t)plen, want);
-	if (CRYPTO_memcmp(want, sig, 32) != 0) {
+	struct export_token tok;
+	int st = export_token_check(srv->export_key, sizeof srv->export_key, t, &tok);
+	if (st == EXPORT_TOKEN_FORGED) {
 		*body = plain("this export link is not valid (made before a restart?): "
 			      "ask for a new one\n", len, mime);
 		return 403;
 	}
-	char room[64], ident[64], fmt_s[16];
-	long long expires;
-	int moderator;
-	if (sscanf((const char *)payload, "v1|%63[^|]|%63[^|]|%15[^|]|%lld|%d", room, ident, fmt_s,
-		   &expires, &moderator) != 5 || report_format_parse(fmt_s) < 0) {
-		*body = plain("bad export link\n", len, mime);
+	if (st != EXPORT_TOKEN_OK) {
+		*body = plain("bad or missing export link: ask for a new one\n", len, mime);
 		return 400;
 	}
-	if (server_now_ms() > expires) {
+	if (server_now_ms() > tok.expires_ms) {
 		*body = plain("this export link has expired: ask for a new one\n", len, mime);
 		return 410;
 	}
+	const char *room = tok.room, *ident = tok.identity, *fmt_s = report_format_name(tok.format);
+	int moderator = tok.moderator;
 	struct room *r;
 	int rc = room_get(srv, room, &r);
 	if (rc) {
 		*body = plain("no such room\n", len, mime);
 		return 404;
 	}
-	int fmt = report_format_parse(fmt_s);
+	int fmt = tok.format;
 	*body = r->ws ? export_render(r, moderator, fmt, server_now_ms(), len) : NULL;
 	log_info("export.http", "room=%s identity=%s format=%s bytes=%zu", room, ident, fmt_s,
 		 *body ? *len : 0);

@@ -7,8 +7,8 @@
  * the signed links GET /export?t=... serves. Not responsible for: the
  * rendering (report.c) or who may ask (dispatch and synthesis_ops.c).
  *
- * Links: t = base64url("v1|room|identity|format|expires_ms") "."
- * base64url(HMAC-SHA256(key, that)), the key random per daemon start. The
+ * Links: t is a token of export_link.h signed with a key random per daemon
+ * start. The
  * token is in the query, never in the path, and expires after
  * EXPORT_LINK_TTL_MS; it carries the permission it was made with (a
  * moderator or observer of the room when it was made), and a restart

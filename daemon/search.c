@@ -1,5 +1,6 @@
 /*
- * search.c: the `search` op and its query builder (see search.h).
+ * search.c: the `search` op (see search.h; the pure query builder and the
+ * text to index are search_text.c's, so they can be fuzzed alone).
  *
  * Like `history`, a search runs on the loop thread against the read
  * connection: FTS5 walks the room's matches newest first and stops after
@@ -18,64 +19,6 @@
 #include "room.h"
 #include "server.h"
 #include "store.h"
-
-static int word_byte(unsigned char c)
-{
-	return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	       (c >= 'A' && c <= 'Z');
-}
-
-char *search_query(const char *q, size_t len, int *empty)
-{
-	/* Each byte becomes at most itself plus quoting: "w"* AND = 8 bytes
-	 * of overhead per word. */
-	char *out = malloc(len + SEARCH_MAX_TERMS * 8 + 1);
-	*empty = 0;
-	if (!out)
-		return NULL;
-	size_t o = 0, i = 0;
-	int terms = 0;
-	while (i < len && terms < SEARCH_MAX_TERMS) {
-		while (i < len && !word_byte((unsigned char)q[i]))
-			i++;
-		size_t start = i;
-		while (i < len && word_byte((unsigned char)q[i]))
-			i++;
-		if (i == start)
-			break;
-		if (terms++)
-			o += (size_t)sprintf(out + o, " AND ");
-		out[o++] = '"';
-		memcpy(out + o, q + start, i - start);
-		o += i - start;
-		out[o++] = '"';
-		out[o++] = '*';
-	}
-	out[o] = 0;
-	if (!terms) {
-		free(out);
-		*empty = 1;
-		return NULL;
-	}
-	return out;
-}
-
-char *search_text_of(const char *kind, const struct json_t *data)
-{
-	json_t *d = (json_t *)data;
-	const char *text = json_string_value(json_object_get(d, "text"));
-	const char *title = json_string_value(json_object_get(d, "title"));
-	if (strcmp(kind, "chat.message") && strcmp(kind, "thread.created") &&
-	    strcmp(kind, "post.created") && strcmp(kind, "post.edited") &&
-	    strcmp(kind, "round.answered"))
-		return NULL;
-	size_t n = (title ? strlen(title) + 1 : 0) + (text ? strlen(text) : 0) + 1;
-	char *s = malloc(n);
-	if (s)
-		snprintf(s, n, "%s%s%s", title ? title : "", title && text ? " " : "",
-			 text ? text : "");
-	return s;
-}
 
 /* ---- the op ------------------------------------------------------------------------ */
 

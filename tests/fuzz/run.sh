@@ -15,7 +15,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 secs=${1:-20}
 [ $# -gt 0 ] && shift
-targets=${*:-fuzz_request fuzz_server_msg fuzz_utf8 fuzz_config}
+targets=${*:-fuzz_request fuzz_server_msg fuzz_utf8 fuzz_config fuzz_export_link fuzz_search fuzz_report fuzz_text}
 dir=${TAVLA_FUZZ_DIR:-build-fuzz}
 
 command -v clang >/dev/null || { echo "run.sh: clang is needed (ops/deps.sh --test)" >&2; exit 2; }
