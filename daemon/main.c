@@ -20,6 +20,7 @@
  * lock (datadir.h) from before the store opens until it exits.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,6 +319,13 @@ int main(int argc, char **argv)
 	int sub, rc;
 	fault_init();
 	signal(SIGPIPE, SIG_IGN);
+	/* Cluster suggestions allocate matrices of many MiB in thread-pool
+	 * threads. glibc's adaptive threshold would move such blocks from mmap
+	 * into the threads' arenas after the first free, where they stay:
+	 * measured, RSS grew from 19 to 147 MiB over 8 suggestions for 2,000
+	 * notes. A fixed threshold keeps every block over 1 MiB in its own
+	 * mapping, returned to the system when freed. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	if (config_defaults(&d.cfg)) {
 		fprintf(stderr, "tavlad: out of memory\n");
 		return 1;

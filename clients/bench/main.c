@@ -27,6 +27,7 @@ static const struct {
 	{ "idle", scenario_idle },
 	{ "write", scenario_write },
 	{ "resume", scenario_resume },
+	{ "suggest", scenario_suggest },
 };
 
 static void raise_nofile(void)
@@ -54,7 +55,7 @@ int main(int argc, char **argv)
 		if (strcmp(scenarios[i].name, o.scenario) == 0)
 			break;
 	if (i == sizeof(scenarios) / sizeof(scenarios[0])) {
-		fprintf(stderr, "tavla-bench: unknown scenario \"%s\" (fanout, idle, write, resume)\n",
+		fprintf(stderr, "tavla-bench: unknown scenario \"%s\" (fanout, idle, write, resume, suggest)\n",
 		        o.scenario);
 		return 2;
 	}

@@ -20,6 +20,7 @@ int scenario_fanout(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct r
 int scenario_write(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct report *r);
 int scenario_idle(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct report *r);
 int scenario_resume(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct report *r);
+int scenario_suggest(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct report *r);
 
 /* Shared by fanout and write (scenario_fanout.c): logs in as the
  * moderator and creates n workshop rooms, filling ids and codes (arrays of
