@@ -43,6 +43,7 @@ struct meeting *meeting_new(void)
 	if (!m)
 		return NULL;
 	m->hands = json_array();
+	m->called = json_object();
 	if (!m->hands) {
 		free(m);
 		return NULL;
@@ -94,6 +95,7 @@ void meeting_free(struct meeting *m)
 	}
 	free(m->rounds);
 	json_decref(m->hands);
+	json_decref(m->called);
 	free(m->speaker_name);
 	for (size_t i = 0; i < m->nposts; i++) {
 		struct mt_post *p = &m->posts[i];
@@ -232,6 +234,7 @@ void meeting_forget_decisions(struct meeting *m)
 	}
 	for (size_t i = 0; i < m->nrounds; i++)
 		m->rounds[i].closing = m->rounds[i].closed;
+	json_object_clear(m->called);
 }
 
 /* ---- normalisation --------------------------------------------------------------------- */
@@ -556,6 +559,8 @@ static void apply_hand(struct meeting *m, const struct tv_event *e, json_t *d)
 {
 	const char *who = str(d, "identity");
 	if (strcmp(e->kind, "speaker.changed") == 0) {
+		if (who)
+			json_object_del(m->called, who);
 		snprintf(m->speaker, sizeof m->speaker, "%s", who ? who : "");
 		set_str(&m->speaker_name, str(d, "name") ? str(d, "name") : "");
 	}

@@ -119,6 +119,9 @@ struct meeting {
 	struct mt_round *rounds;
 	size_t nrounds;
 	json_t *hands;      /* [{"identity","name"}] in order raised */
+	/* Identities called by a queue.next accepted but not yet applied, so
+	 * a second queue.next in flight calls the next hand, not the same. */
+	json_t *called;
 	char speaker[40];
 	char *speaker_name;
 	struct mt_post *posts;

@@ -427,14 +427,24 @@ int handle_queue_next(struct tv_ctx *ctx)
 	int rc = open_meeting(ctx, &m);
 	if (rc)
 		return rc;
-	json_t *first = json_array_get(m->hands, 0);
+	/* The first raised hand not already called by a queue.next in flight
+	 * (a double click must not call the same person twice). */
+	json_t *first = NULL, *h;
+	size_t i;
+	json_array_foreach(m->hands, i, h) {
+		if (!json_object_get(m->called, json_string_value(json_object_get(h, "identity")))) {
+			first = h;
+			break;
+		}
+	}
 	if (!first)
 		return -TV_E_QUEUE_EMPTY;
 	const char *who = json_string_value(json_object_get(first, "identity"));
-	return append_event(ctx, "speaker.changed",
-			    json_pack("{s:s, s:O, s:s}", "identity", who, "name",
-				      json_object_get(first, "name"), "prev", m->speaker),
-			    json_pack("{s:s}", "speaker", who));
+	json_object_set_new(m->called, who, json_true());
+	return append_decided(ctx, "speaker.changed",
+			      json_pack("{s:s, s:O, s:s}", "identity", who, "name",
+					json_object_get(first, "name"), "prev", m->speaker),
+			      json_pack("{s:s}", "speaker", who));
 }
 
 /* ---- chat replies and reactions --------------------------------------------------------- */

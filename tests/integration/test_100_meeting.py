@@ -208,6 +208,16 @@ class MeetingCase(tt.TavlaCase):
                                                identity=voters[7].identity["id"]), "forbidden")
         self.assertEqual((await mod.call("queue.next", room=R))["speaker"], voters[7].identity["id"])
         self.assertEqual(await mod.error("queue.next", room=R), "queue_empty")
+        # Two queue.next at once (a double click) call two people in turn,
+        # never the same one twice; a third finds the queue empty.
+        for v in voters[9:11]:
+            await v.call("hand.raise", room=R)
+        both = await asyncio.gather(mod.request("queue.next", room=R),
+                                    mod.request("queue.next", room=R),
+                                    mod.request("queue.next", room=R))
+        called = [r["result"]["speaker"] for r in both if r["ok"]]
+        self.assertEqual(called, [voters[9].identity["id"], voters[10].identity["id"]])
+        self.assertEqual([r["error"]["code"] for r in both if not r["ok"]], ["queue_empty"])
 
         # ---- chat with a reply and reactions ----
         first = (await mod.call("chat.send", room=R, text="Välkomna till Ödeshög!"))["seq"]
