@@ -189,6 +189,8 @@ static int bench_eval(int argc, char **argv)
 			o.refine = (unsigned)atoi(v);
 		else if (!strcmp(argv[i - 1], "--syn-share"))
 			o.syn_share = atof(v);
+		else if (!strcmp(argv[i - 1], "--concept-share"))
+			o.concept_share = atof(v);
 		else if (!strcmp(argv[i - 1], "--syn-max"))
 			o.syn_max = (unsigned)atoi(v);
 		else if (!strcmp(argv[i - 1], "--neighbours"))
