@@ -12,8 +12,8 @@
  * group it is most similar to on average, until none moves -> labels from
  * the most heavily weighted word terms of each cluster. Thesaurus terms
  * form a third family beside words and n-grams, with its own share, and
- * concepts (concepts.c: which theme a word or, failing that, one of its
- * compound parts signals) a fourth; a run looks each distinct word up once.
+ * concepts (concepts.c: which themes a word and its compound parts
+ * signal) a fourth; a run looks each distinct word up once.
  *
  * Invariants:
  *  1. Every computation runs in canonical order (notes sorted by id, text,
@@ -193,7 +193,6 @@ struct run {
 	size_t cc_len, cc_cap;
 	uint16_t word_cc[WORD_CONCEPTS];
 	size_t nword_cc;
-	bool word_hit;
 };
 
 void cluster_options_init(struct cluster_options *o)
@@ -283,25 +282,24 @@ static int concepts_of(struct run *r, uint32_t surf, const uint16_t **list)
 }
 
 /*
- * Concept terms of a word or compound part: a word's own concepts, or,
- * when the word signals none, those of its parts (each concept once per
- * word). Textan emits a word's parts right after the word.
+ * Concept terms of a word or compound part: a word's own concepts and
+ * those of its parts, each concept once per word (textan emits a word's
+ * parts right after the word). Parts count even when the whole word
+ * matched: "skolskjuts" is school and travel. Looking at parts only when
+ * the word matched nothing (so that "sjukhus" is not housing through
+ * "hus") measured 0.01-0.02 lower.
  */
 static int collect_concepts(struct run *r, enum textan_kind kind, uint32_t surf)
 {
 	const uint16_t *list;
 	int m;
 
-	if (kind == TEXTAN_WORD) {
+	if (kind == TEXTAN_WORD)
 		r->nword_cc = 0;
-		r->word_hit = false;
-	} else if (kind != TEXTAN_PART || r->word_hit) {
+	else if (kind != TEXTAN_PART)
 		return 0;
-	}
 	if ((m = concepts_of(r, surf, &list)) < 0)
 		return m;
-	if (kind == TEXTAN_WORD)
-		r->word_hit = m > 0;
 	for (int i = 0; i < m; i++) {
 		bool dup = false;
 		int rc;

@@ -2,8 +2,9 @@
  * bench_cluster.c: timing and agreement figures of cluster_suggest(), for
  * bench/RESULTS.md and README.md. Built with the tests, never run by ctest.
  *
- *   bench_cluster time [--notes N] [--reps R]   suggestions for N notes
- *       (default 2000) recombined from the fixtures' notes, on one thread
+ *   bench_cluster time [--notes N] [--reps R] [--concept-share X]
+ *       suggestions for N notes (default 2000) recombined from the
+ *       fixtures' notes, on one thread
  *   bench_cluster eval [options]                ARI per fixture with the
  *       given options (defaults = cluster_options_init), for tuning
  *
@@ -80,12 +81,15 @@ static int bench_time(int argc, char **argv)
 	uint64_t seed = 42;
 	double t0, best = 1e9, sum = 0;
 	size_t nclusters = 0, nun = 0;
+	double concept_share = -1;
 
 	for (int i = 2; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--notes"))
 			notes = strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--reps"))
 			reps = strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--concept-share"))
+			concept_share = atof(argv[i + 1]);
 	}
 	for (size_t k = 0; k < NSETS - 1; k++) /* never the held-out set */
 		if (load(k, &fx[k]))
@@ -113,6 +117,8 @@ static int bench_time(int argc, char **argv)
 	       (now() - t0) * 1e3, lex ? "" : " (hunspell-sv missing: no compound parts)");
 	cluster_options_init(&o);
 	o.lexicon = lex;
+	if (concept_share >= 0)
+		o.concept_share = concept_share;
 	for (size_t r = 0; r < reps; r++) {
 		struct cluster_result *res;
 		double dt;
@@ -265,6 +271,6 @@ int main(int argc, char **argv)
 		return bench_time(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "eval"))
 		return bench_eval(argc, argv);
-	fprintf(stderr, "usage: bench_cluster time [--notes N] [--reps R] | eval [options]\n");
+	fprintf(stderr, "usage: bench_cluster time [--notes N] [--reps R] [--concept-share X] | eval [options]\n");
 	return 2;
 }
