@@ -263,7 +263,7 @@ static int concepts_of(struct run *r, uint32_t surf, const uint16_t **list)
 		m = concepts_match(r->concepts, strtab_str(&r->surfs, surf), found, WORD_CONCEPTS);
 		if (m > WORD_CONCEPTS)
 			m = WORD_CONCEPTS;
-		if (r->cc_len + m > r->cc_cap) {
+		if (!r->cc_list || r->cc_len + m > r->cc_cap) {
 			size_t nc = r->cc_cap ? r->cc_cap * 2 : 1024;
 			uint16_t *nl = realloc(r->cc_list, nc * sizeof *nl);
 
