@@ -73,11 +73,11 @@ struct cluster_options {
 	const struct textan_thesaurus *thesaurus;
 	double syn_share;
 	unsigned syn_max;
-	/* Concepts (concepts.h): each word, or when the whole word matches
-	 * nothing each of its compound parts, adds a term per concept it
-	 * signals ("hyresrätter" and "studentboende" both signal housing), a
-	 * fourth family with concept_share of the similarity (taken from the
-	 * n-grams' share; 0 = off). concepts is borrowed; NULL: the lexicon
+	/* Concepts (concepts.h): each word and each of its compound parts
+	 * add a term per concept they signal, once per word ("hyresrätter"
+	 * and "studentboende" both signal housing): a fourth family with
+	 * concept_share of the similarity (taken from the n-grams' share;
+	 * 0 = off). concepts is borrowed; NULL: the lexicon
 	 * built into tavla, parsed for the call (load it once with
 	 * concepts_builtin() to save that). */
 	const struct concepts *concepts;

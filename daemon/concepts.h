@@ -8,7 +8,7 @@
  * format), and answering which concepts one normalised word matches.
  * Not responsible for splitting compounds or normalising note texts
  * (textan.c), nor for weighting (cluster.c): cluster.c asks about each word
- * and, when the whole word matches nothing, about its compound parts.
+ * and each of its compound parts.
  *
  * Invariants:
  *  1. A parsed lexicon is read-only: any number of threads may match against
