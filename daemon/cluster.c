@@ -11,7 +11,9 @@
  * -> refinement: the note-level matrix again, and each note moved to the
  * group it is most similar to on average, until none moves -> labels from
  * the most heavily weighted word terms of each cluster. Thesaurus terms
- * form a third family beside words and n-grams, with its own share.
+ * form a third family beside words and n-grams, with its own share, and
+ * concepts (concepts.c: which themes a word and its compound parts
+ * signal) a fourth; a run looks each distinct word up once.
  *
  * Invariants:
  *  1. Every computation runs in canonical order (notes sorted by id, text,
@@ -30,16 +32,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "concepts.h"
 #include "tv_protocol.h"
 
 #define FORBID (-1e30f)
 
-/* Feature families, each L2-normalised on its own and given its share. */
-enum { FAM_WORD, FAM_NGRAM, FAM_SYN, NFAM };
+/* The share of the similarity that concepts carry by default. */
+#define CONCEPT_SHARE_DEFAULT 0.3
 
-static int family_of(enum textan_kind kind)
+/* Feature families, each L2-normalised on its own and given its share. */
+enum { FAM_WORD, FAM_NGRAM, FAM_SYN, FAM_CONCEPT, NFAM };
+
+/* The kind of a concept occurrence, beside textan's kinds. */
+#define KIND_CONCEPT 15
+/* The most concepts one word counts for. */
+#define WORD_CONCEPTS 16
+
+static int family_of(unsigned kind)
 {
-	return kind == TEXTAN_NGRAM ? FAM_NGRAM : kind == TEXTAN_SYN ? FAM_SYN : FAM_WORD;
+	return kind == TEXTAN_NGRAM  ? FAM_NGRAM
+	       : kind == TEXTAN_SYN  ? FAM_SYN
+	       : kind == KIND_CONCEPT ? FAM_CONCEPT
+				      : FAM_WORD;
 }
 
 /* ---- string interning ---------------------------------------------------- */
@@ -164,9 +178,21 @@ struct run {
 	struct note *notes; /* canonical order */
 	struct strtab feats, surfs;
 	uint32_t *df;       /* per feature: notes containing it */
-	uint8_t *family;    /* per feature: FAM_WORD, FAM_NGRAM or FAM_SYN */
+	uint8_t *family;    /* per feature: FAM_* */
 	float *sim;         /* n x n */
 	struct note *cur;   /* while collecting terms */
+	/* concepts: the lexicon (NULL: off), the one this run parsed, the
+	 * concepts of each surface id once looked up (cc_off UINT32_MAX: not
+	 * yet), and those of the current word */
+	const struct concepts *concepts;
+	struct concepts *owned;
+	uint32_t *cc_off;
+	uint8_t *cc_n;
+	size_t cc_ids;
+	uint16_t *cc_list;
+	size_t cc_len, cc_cap;
+	uint16_t word_cc[WORD_CONCEPTS];
+	size_t nword_cc;
 };
 
 void cluster_options_init(struct cluster_options *o)
@@ -188,15 +214,12 @@ void cluster_options_init(struct cluster_options *o)
 	o->syn_share = 0.0;
 	o->syn_max = 0;
 	o->refine = 10;
+	o->concepts = NULL;
+	o->concept_share = CONCEPT_SHARE_DEFAULT;
 }
 
-static int collect(void *arg, enum textan_kind kind, const char *term, const char *surface)
+static int add_occ(struct note *nt, int64_t f, int64_t s, unsigned kind)
 {
-	struct run *r = arg;
-	struct note *nt = r->cur;
-	int64_t f = strtab_id(&r->feats, "wgy"[family_of(kind)], term);
-	int64_t s = strtab_id(&r->surfs, 's', surface);
-
 	if (f < 0 || s < 0)
 		return -TV_E_INTERNAL;
 	if (nt->nocc == nt->occcap) {
@@ -210,6 +233,100 @@ static int collect(void *arg, enum textan_kind kind, const char *term, const cha
 	}
 	nt->occ[nt->nocc++] = (struct occ){(uint32_t)f, (uint32_t)s, (uint8_t)kind};
 	return 0;
+}
+
+/* The concepts of surface id surf (looked up once per run): sets *list
+ * and returns their number, or -TV_E_INTERNAL. */
+static int concepts_of(struct run *r, uint32_t surf, const uint16_t **list)
+{
+	uint16_t found[WORD_CONCEPTS];
+	size_t m;
+
+	if (surf >= r->cc_ids) {
+		size_t nc = r->cc_ids ? r->cc_ids * 2 : 1024;
+		uint32_t *no;
+		uint8_t *nn;
+
+		while (nc <= surf)
+			nc *= 2;
+		if (!(no = realloc(r->cc_off, nc * sizeof *no)))
+			return -TV_E_INTERNAL;
+		r->cc_off = no;
+		if (!(nn = realloc(r->cc_n, nc)))
+			return -TV_E_INTERNAL;
+		r->cc_n = nn;
+		for (size_t i = r->cc_ids; i < nc; i++)
+			r->cc_off[i] = UINT32_MAX;
+		r->cc_ids = nc;
+	}
+	if (r->cc_off[surf] == UINT32_MAX) {
+		m = concepts_match(r->concepts, strtab_str(&r->surfs, surf), found, WORD_CONCEPTS);
+		if (m > WORD_CONCEPTS)
+			m = WORD_CONCEPTS;
+		if (!r->cc_list || r->cc_len + m > r->cc_cap) {
+			size_t nc = r->cc_cap ? r->cc_cap * 2 : 1024;
+			uint16_t *nl = realloc(r->cc_list, nc * sizeof *nl);
+
+			if (!nl)
+				return -TV_E_INTERNAL;
+			r->cc_list = nl;
+			r->cc_cap = nc;
+		}
+		memcpy(r->cc_list + r->cc_len, found, m * sizeof *found);
+		r->cc_off[surf] = (uint32_t)r->cc_len;
+		r->cc_n[surf] = (uint8_t)m;
+		r->cc_len += m;
+	}
+	*list = r->cc_list + r->cc_off[surf];
+	return r->cc_n[surf];
+}
+
+/*
+ * Concept terms of a word or compound part: a word's own concepts and
+ * those of its parts, each concept once per word (textan emits a word's
+ * parts right after the word). Parts count even when the whole word
+ * matched: "skolskjuts" is school and travel. Looking at parts only when
+ * the word matched nothing (so that "sjukhus" is not housing through
+ * "hus") measured 0.01-0.02 lower.
+ */
+static int collect_concepts(struct run *r, enum textan_kind kind, uint32_t surf)
+{
+	const uint16_t *list;
+	int m;
+
+	if (kind == TEXTAN_WORD)
+		r->nword_cc = 0;
+	else if (kind != TEXTAN_PART)
+		return 0;
+	if ((m = concepts_of(r, surf, &list)) < 0)
+		return m;
+	for (int i = 0; i < m; i++) {
+		bool dup = false;
+		int rc;
+
+		for (size_t k = 0; k < r->nword_cc; k++)
+			dup |= r->word_cc[k] == list[i];
+		if (dup || r->nword_cc == WORD_CONCEPTS)
+			continue;
+		r->word_cc[r->nword_cc++] = list[i];
+		rc = add_occ(r->cur, strtab_id(&r->feats, 'c', concepts_name(r->concepts, list[i])),
+			     surf, KIND_CONCEPT);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int collect(void *arg, enum textan_kind kind, const char *term, const char *surface)
+{
+	struct run *r = arg;
+	int64_t f = strtab_id(&r->feats, "wgy"[family_of(kind)], term);
+	int64_t s = strtab_id(&r->surfs, 's', surface);
+	int rc = add_occ(r->cur, f, s, kind);
+
+	if (!rc && r->concepts && kind != TEXTAN_NGRAM && kind != TEXTAN_SYN)
+		rc = collect_concepts(r, kind, (uint32_t)s);
+	return rc;
 }
 
 static int cmp_occ_feat(const void *a, const void *b)
@@ -262,12 +379,17 @@ static int analyse(struct run *r, enum textan_lang lang)
 /* TF-IDF per family, each family L2-normalised and scaled by its share. */
 static int weigh(struct run *r)
 {
+	double cshare = r->concepts ? r->o->concept_share : 0;
 	double share[NFAM] = {r->o->word_share,
-			      1.0 - r->o->word_share - r->o->syn_share, r->o->syn_share};
+			      1.0 - r->o->word_share - r->o->syn_share - cshare,
+			      r->o->syn_share, cshare};
 	size_t min_df = r->o->min_df > 0 ? (size_t)r->o->min_df : 1;
+
+	if (share[FAM_NGRAM] < 0)
+		share[FAM_NGRAM] = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		struct note *nt = &r->notes[i];
-		double norm[NFAM] = {0, 0, 0}, total = 0;
+		double norm[NFAM] = {0, 0, 0, 0}, total = 0;
 		size_t k = 0;
 
 		nt->vec = malloc((nt->nocc ? nt->nocc : 1) * sizeof *nt->vec);
@@ -619,7 +741,7 @@ static char *make_label(struct run *r, const size_t *members, size_t m)
 			const struct occ *oc = &nt->occ[k];
 			bool words = (r->o->features & TEXTAN_F_WORDS) != 0;
 
-			if (oc->kind == TEXTAN_SYN ||
+			if (oc->kind == TEXTAN_SYN || oc->kind == KIND_CONCEPT ||
 			    (words ? oc->kind == TEXTAN_NGRAM : oc->kind != TEXTAN_NGRAM))
 				continue;
 			if (k && oc->feat == nt->occ[k - 1].feat && oc->surf == nt->occ[k - 1].surf)
@@ -730,6 +852,10 @@ static void run_free(struct run *r)
 	free(r->df);
 	free(r->family);
 	free(r->sim);
+	free(r->cc_off);
+	free(r->cc_n);
+	free(r->cc_list);
+	concepts_free(r->owned);
 }
 
 static void agg_free(struct agg *g)
@@ -895,6 +1021,11 @@ int cluster_suggest(const struct cluster_input *in, size_t n,
 		free(texts);
 	}
 	res->lang = lang;
+	if (o->concept_share > 0) {
+		r.concepts = o->concepts;
+		if (!r.concepts && !(r.concepts = r.owned = concepts_builtin()))
+			goto fail;
+	}
 	if ((rc = analyse(&r, lang)) || (rc = weigh(&r)) || (rc = similarities(&r)) ||
 	    (rc = second_order(&r)))
 		goto fail;

@@ -15,6 +15,7 @@
  *     cluster_options_init(&o);
  *     o.lexicon = lexicon_loaded_once_at_start_up;   (may be NULL)
  *     o.thesaurus = thesaurus_loaded_once_at_start_up; (may be NULL)
+ *     o.concepts = concepts_loaded_once_at_start_up;   (NULL: built-in)
  *     o.cannot_link = rejected; o.n_cannot_link = n_rejected;
  *     if (cluster_suggest(notes, n, &o, &r) == 0) { ...; cluster_result_free(r); }
  */
@@ -24,6 +25,8 @@
 #include <stddef.h>
 
 #include "textan.h"
+
+struct concepts;
 
 /* The most notes one call accepts: the similarity matrix is n * n floats
  * (64 MiB at this bound, 16 MiB at 2,000 notes). */
@@ -70,6 +73,15 @@ struct cluster_options {
 	const struct textan_thesaurus *thesaurus;
 	double syn_share;
 	unsigned syn_max;
+	/* Concepts (concepts.h): each word and each of its compound parts
+	 * add a term per concept they signal, once per word ("hyresrätter"
+	 * and "studentboende" both signal housing): a fourth family with
+	 * concept_share of the similarity (taken from the n-grams' share;
+	 * 0 = off). concepts is borrowed; NULL: the lexicon
+	 * built into tavla, parsed for the call (load it once with
+	 * concepts_builtin() to save that). */
+	const struct concepts *concepts;
+	double concept_share;
 	/* Mix of second-order similarity (over each note's `neighbours`
 	 * nearest notes) into the cosine: 0 = off, 1 = second-order only. */
 	unsigned neighbours;

@@ -32,6 +32,7 @@
 
 #include "admin_cli.h"
 #include "auth.h"
+#include "concepts.h"
 #include "config.h"
 #include "crypto.h"
 #include "datadir.h"
@@ -423,6 +424,9 @@ int main(int argc, char **argv)
 	srv->lexicon = textan_lexicon_load(TEXTAN_LEXICON_SV);
 	log_info("suggest.lexicon", "path=%s words=%zu", TEXTAN_LEXICON_SV,
 		 srv->lexicon ? textan_lexicon_size(srv->lexicon) : (size_t)0);
+	srv->concepts = concepts_builtin();
+	log_info("suggest.concepts", "concepts=%zu patterns=%zu", concepts_count(srv->concepts),
+		 concepts_patterns(srv->concepts));
 	if (ws_server_start(srv, d.cert, d.key, err, sizeof err)) {
 		fprintf(stderr, "tavlad: %s\n", err);
 		store_close(srv->store);
@@ -464,6 +468,7 @@ int main(int argc, char **argv)
 	map_free(&srv->conns_by_id);
 	guard_free(srv);
 	textan_lexicon_free(srv->lexicon);
+	concepts_free(srv->concepts);
 	rc = uv_loop_close(&d.loop);
 	if (rc)
 		log_error("daemon.loop_not_empty", "rc=%s", uv_err_name(rc));

@@ -26,6 +26,7 @@
 struct store;
 struct ws_server;
 struct textan_lexicon;
+struct concepts;
 
 /* Counters for GET /metrics (metrics.c renders them). Loop thread only;
  * the store keeps its writer's own measurements (store_metrics()). */
@@ -58,6 +59,9 @@ struct tv_server {
 	/* Cluster suggestions: hunspell-sv's word list, loaded at start (NULL
 	 * when not installed: no compound parts). */
 	struct textan_lexicon *lexicon;
+	/* and the concept lexicon compiled in, parsed once at start (NULL when
+	 * memory ran out: each suggestion then parses it itself). */
+	struct concepts *concepts;
 	unsigned char export_key[32]; /* signs export links (export.c) */
 };
 

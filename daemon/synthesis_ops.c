@@ -502,6 +502,7 @@ static void suggest_work(uv_work_t *wk)
 	struct cluster_options o;
 	cluster_options_init(&o);
 	o.lexicon = j->srv->lexicon;
+	o.concepts = j->srv->concepts;
 	o.cannot_link = j->links;
 	o.n_cannot_link = j->nlinks;
 	if (j->target_k)

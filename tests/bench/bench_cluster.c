@@ -2,15 +2,16 @@
  * bench_cluster.c: timing and agreement figures of cluster_suggest(), for
  * bench/RESULTS.md and README.md. Built with the tests, never run by ctest.
  *
- *   bench_cluster time [--notes N] [--reps R]   suggestions for N notes
- *       (default 2000) recombined from the fixtures' notes, on one thread
+ *   bench_cluster time [--notes N] [--reps R] [--concept-share X]
+ *       suggestions for N notes (default 2000) recombined from the
+ *       fixtures' notes, on one thread
  *   bench_cluster eval [options]                ARI per fixture with the
  *       given options (defaults = cluster_options_init), for tuning
  *
  * eval options: --threshold X --target-k K --attach X --word-share X
  * --part-weight X --min-df N --neighbours K --second-order X --ngram A-B --features words|ngrams|default|
- * nostem|nocompounds|nostop --no-lexicon --only FILE, and --heldout to
- * score the held-out set too (only for the final figures). Not responsible for pass or
+ * nostem|nocompounds|nostop --concept-share X --no-lexicon --only FILE, and --heldout to
+ * score the held-out sets too (only for the final figures). Not responsible for pass or
  * fail: test_cluster.c holds the floors.
  */
 #include <stdbool.h>
@@ -26,9 +27,10 @@
 static const char *const sets[] = {
 	"ws_kompetens.tsv", "ws_landsbygd.tsv", "ws_larande.tsv", "ws_besok.tsv",
 	"ws_energi.tsv",    "ws_digital.tsv",   "en_mobility.tsv", "heldout_unga.tsv",
+	"heldout_aldre.tsv",
 };
 #define NSWEDISH 6 /* the Swedish tuning sets come first */
-#define ENGLISH (NSETS - 2)
+#define NHELDOUT 2 /* and the held-out sets last */
 #define NSETS (sizeof sets / sizeof *sets)
 
 static double now(void)
@@ -80,14 +82,17 @@ static int bench_time(int argc, char **argv)
 	uint64_t seed = 42;
 	double t0, best = 1e9, sum = 0;
 	size_t nclusters = 0, nun = 0;
+	double concept_share = -1;
 
 	for (int i = 2; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--notes"))
 			notes = strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--reps"))
 			reps = strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--concept-share"))
+			concept_share = atof(argv[i + 1]);
 	}
-	for (size_t k = 0; k < NSETS - 1; k++) /* never the held-out set */
+	for (size_t k = 0; k < NSETS - NHELDOUT; k++) /* never the held-out sets */
 		if (load(k, &fx[k]))
 			return 1;
 	in = calloc(notes, sizeof *in);
@@ -113,6 +118,8 @@ static int bench_time(int argc, char **argv)
 	       (now() - t0) * 1e3, lex ? "" : " (hunspell-sv missing: no compound parts)");
 	cluster_options_init(&o);
 	o.lexicon = lex;
+	if (concept_share >= 0)
+		o.concept_share = concept_share;
 	for (size_t r = 0; r < reps; r++) {
 		struct cluster_result *res;
 		double dt;
@@ -138,7 +145,7 @@ static int bench_time(int argc, char **argv)
 	printf("suggest: %zu notes, %zu clusters, %zu unclustered; best %.1f ms, mean %.1f ms over %zu runs\n",
 	       notes, nclusters, nun, best * 1e3, sum / (double)reps * 1e3, reps);
 	textan_lexicon_free(lex);
-	for (size_t k = 0; k < NSETS - 1; k++)
+	for (size_t k = 0; k < NSETS - NHELDOUT; k++)
 		fixture_free(&fx[k]);
 	free(in);
 	free(text);
@@ -189,6 +196,8 @@ static int bench_eval(int argc, char **argv)
 			o.refine = (unsigned)atoi(v);
 		else if (!strcmp(argv[i - 1], "--syn-share"))
 			o.syn_share = atof(v);
+		else if (!strcmp(argv[i - 1], "--concept-share"))
+			o.concept_share = atof(v);
 		else if (!strcmp(argv[i - 1], "--syn-max"))
 			o.syn_max = (unsigned)atoi(v);
 		else if (!strcmp(argv[i - 1], "--neighbours"))
@@ -222,7 +231,7 @@ static int bench_eval(int argc, char **argv)
 		double ari;
 		struct cluster_result *r;
 
-		if ((only && strcmp(only, sets[k])) || (k == NSETS - 1 && !heldout))
+		if ((only && strcmp(only, sets[k])) || (k >= NSETS - NHELDOUT && !heldout))
 			continue;
 		if (load(k, &fx))
 			return 1;
@@ -263,6 +272,6 @@ int main(int argc, char **argv)
 		return bench_time(argc, argv);
 	if (argc >= 2 && !strcmp(argv[1], "eval"))
 		return bench_eval(argc, argv);
-	fprintf(stderr, "usage: bench_cluster time [--notes N] [--reps R] | eval [options]\n");
+	fprintf(stderr, "usage: bench_cluster time [--notes N] [--reps R] [--concept-share X] | eval [options]\n");
 	return 2;
 }
