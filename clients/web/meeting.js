@@ -180,6 +180,12 @@ export function mountMeeting(root, app) {
     } } }, field(`${key}-text`, t('your_answer'), txt), h('button', { type: 'submit', class: 'btn btn--small' }, t('answer')));
   }
 
+  function answerText(p, a) {
+    const opt = (id) => (p.options.find((o) => o.id === id) || { text: String(id) }).text;
+    if (Array.isArray(a)) return a.map(opt).join(', ');
+    return p.type === 'single' ? opt(a) : String(a);
+  }
+
   function renderPoll(p) {
     const m = app.model;
     const seeResults = p.results === 'live' || p.closed || mod();
@@ -193,7 +199,7 @@ export function mountMeeting(root, app) {
       !p.closed && answered ? h('p', { class: 'poll__mine note__saved', text: t('you_answered') }) : null,
       seeResults ? bars(p) : h('p', { class: 'hint', text: t('results_after_close') }),
       ballots ? h('ul', { class: 'poll__ballots', 'aria-label': t('who_answered') },
-        ballots.map((b) => h('li', { text: `${b.name}: ${Array.isArray(b.answer) ? b.answer.join(', ') : b.answer}` }))) : null,
+        ballots.map((b) => h('li', { text: `${b.name}: ${answerText(p, b.answer)}` }))) : null,
       mod() && !p.closed ? h('button', { type: 'button', class: 'btn btn--small', 'data-key': `pclose-${p.id}`,
         on: { click: () => quiet(call('poll.close', { poll: p.id })) } }, t('close_poll')) : null);
   }

@@ -508,7 +508,11 @@ export function mountParticipantSynthesis(root, app) {
 
   function items(v, res) {
     if (!res) return [];
-    if (v.on === 'clusters') return (res.clusters || []).map((c) => ({ id: c.id, name: c.name, notes: c.notes || [] }));
+    // The clusters' own order, not the standing: items do not jump while voting.
+    if (v.on === 'clusters') {
+      return (res.clusters || []).slice().sort((a, b) => (a.order || 0) - (b.order || 0))
+        .map((c) => ({ id: c.id, name: c.name, notes: c.notes || [] }));
+    }
     return allNotes(res).map((n) => ({ id: n.id, name: n.text, notes: [] }));
   }
 
