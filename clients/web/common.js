@@ -17,9 +17,6 @@ export function statusLine(app, { meeting = false } = {}) {
       t(`conn_${conn}`)),
     meeting ? null : h('span', { class: 'chip chip--phase', 'data-phase': m.phase }, t('phase_is', { phase: phaseName(m.phase) })),
   ];
-  if (conn !== 'online' && app.session.busyElsewhere) {
-    items.push(h('span', { class: 'chip chip--warn', 'data-busy': 'true' }, t('fallback_busy')));
-  }
   if (conn === 'online' && app.session.linkMode === 'http') {
     items.push(h('span', { class: 'chip chip--ok', title: t('via_https_hint') }, t('via_https')));
   }

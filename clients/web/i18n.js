@@ -36,7 +36,6 @@ const STRINGS = {
     outbox_waiting: '{n} väntar på att skickas',
     via_https: 'Via HTTPS',
     via_https_hint: 'Nätverket släpper inte igenom WebSocket; tavla använder en vanlig HTTPS-anslutning i stället.',
-    fallback_busy: 'tavla är öppen i en annan flik i den här webbläsaren. Stäng den fliken för att fortsätta här.',
 
     phase: 'Fas',
     phase_is: 'Fas: {phase}',
@@ -421,7 +420,6 @@ const STRINGS = {
     outbox_waiting: '{n} waiting to be sent',
     via_https: 'Via HTTPS',
     via_https_hint: 'The network blocks WebSockets; tavla uses a plain HTTPS connection instead.',
-    fallback_busy: 'tavla is open in another tab of this browser. Close that tab to continue here.',
 
     phase: 'Phase',
     phase_is: 'Phase: {phase}',

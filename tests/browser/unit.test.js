@@ -3,7 +3,7 @@
 // writing, reveal, moves by a moderator, deletion and restore, approval,
 // timer, phases), and i18n.js (every key the code uses exists in Swedish
 // and English), and how protocol.js chooses between a WebSocket and the
-// HTTPS fallback (with fakes of WebSocket, fetch and EventSource).
+// HTTPS fallback (with fakes of WebSocket and fetch, the event stream read through fetch with the session in a header).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -120,26 +120,37 @@ function memoryStorage() {
 }
 
 /* A daemon behind the fallback, in memory: /api/session, an event stream
- * that starts with hello, and /api/send answering ping. `up` false: every
- * request fails as on a dead network. */
+ * (read with fetch) that starts with hello, and /api/send answering ping.
+ * `up` false: every request fails as on a dead network. It records the
+ * session header each request carried. */
 function fakeHttpDaemon() {
-  const d = { up: true, sessions: 0, sent: [], stream: null };
-  globalThis.EventSource = class {
-    constructor() {
-      d.stream = this;
-      setTimeout(() => {
-        if (!d.up) { if (this.onerror) this.onerror({}); return; }
-        if (this.onopen) this.onopen({});
-        this.push({ type: 'hello', protocol: 'tavla.v1', limits: { page: 1000 } });
-      }, 1);
-    }
-    push(m) { if (this.onmessage) this.onmessage({ data: JSON.stringify(m) }); }
-    addEventListener() {}
-    close() { this.closed = true; }
+  const d = { up: true, sessions: 0, sent: [], stream: null, headers: [] };
+  const enc = new TextEncoder();
+  const stream = () => {
+    const waiting = [];
+    const chunks = [];
+    const s = {
+      push(m) {
+        const c = { value: enc.encode(`data: ${JSON.stringify(m)}\n\n`), done: false };
+        if (waiting.length) waiting.shift()(c); else chunks.push(c);
+      },
+      reader: { read: () => (chunks.length ? Promise.resolve(chunks.shift()) : new Promise((r) => waiting.push(r))) },
+    };
+    return s;
   };
-  globalThis.fetch = async (url, opts) => {
+  globalThis.fetch = async (url, opts = {}) => {
     if (!d.up) throw new TypeError('Failed to fetch');
-    if (url.endsWith('/api/session')) { d.sessions += 1; return { status: 201 }; }
+    if (url.endsWith('/api/session')) {
+      d.sessions += 1;
+      const sid = `sid${d.sessions}`;
+      return { status: 201, json: async () => ({ protocol: 'tavla.v1', session: sid }) };
+    }
+    d.headers.push((opts.headers || {})['X-Tavla-Session']);
+    if (url.endsWith('/api/events')) {
+      d.stream = stream();
+      setTimeout(() => d.stream.push({ type: 'hello', protocol: 'tavla.v1', limits: { page: 1000 } }), 1);
+      return { status: 200, body: { getReader: () => d.stream.reader } };
+    }
     const m = JSON.parse(opts.body);
     d.sent.push(m);
     if (m.op === 'ping') setTimeout(() => d.stream.push({ type: 'reply', id: m.id, ok: true, result: { ts: Date.now() } }), 1);
@@ -170,6 +181,7 @@ test('a WebSocket that throws: the session goes online over HTTPS and remembers 
   assert.equal(wsTries, 1);
   assert.equal(d.sessions, 1);
   assert.equal(d.sent[0].op, 'ping');
+  assert.deepEqual([...new Set(d.headers)], ['sid1'], 'every request names the session in X-Tavla-Session');
   assert.ok(!states.includes('closed'), 'no "closed" flicker while switching transport');
   assert.equal(JSON.parse(storage.getItem('tavla.transport')).mode, 'http');
   s.stop();
