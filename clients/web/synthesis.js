@@ -100,20 +100,7 @@ function renderThemes(ctx) {
     const inCol = notes.filter((n) => n.cluster === c.id);
     const hid = `th-${c.id || 'none'}`;
     const dots = c.id && showDots ? (vote.totals[c.id] || 0) : null;
-    const drop = canGroup ? {
-      dragover: (e) => { if (ui.dragNote) { e.preventDefault(); e.currentTarget.classList.add('theme--over'); } },
-      dragleave: (e) => e.currentTarget.classList.remove('theme--over'),
-      drop: (e) => {
-        e.preventDefault();
-        e.currentTarget.classList.remove('theme--over');
-        const id = ui.dragNote;
-        ui.dragNote = null;
-        const ids = id && ui.sel.has(id) ? [...ui.sel] : id ? [id] : [];
-        ui.sel.clear();
-        moveNotes(ids.filter((x) => (notes.find((n) => n.id === x) || {}).cluster !== c.id), c.id);
-      },
-    } : null;
-    return h('section', { class: ['theme', !c.id && 'theme--none'], 'aria-labelledby': hid, 'data-cluster': c.id || '', on: drop },
+    return h('section', { class: ['theme', !c.id && 'theme--none'], 'aria-labelledby': hid, 'data-cluster': c.id || '' },
       h('h3', { class: 'theme__title', id: hid, 'data-key': `theme-${c.id || 'none'}`, tabindex: -1 },
         c.id ? h('span', { class: 'sr-only', text: `${t('theme')}: ` }) : null,
         c.name, ' ', h('span', { class: 'column__count', text: `(${t('n_notes', { n: inCol.length })})` }),
@@ -150,15 +137,55 @@ function synthNote(ctx, n, cols, ci) {
   };
   return h('li', { class: ['note', 'note--synth', `note--${n.colour || 'yellow'}`, checked && 'note--selected'],
     'data-id': n.id, 'data-key': `snote-${n.id}`, tabindex: canGroup ? 0 : null,
-    'aria-describedby': canGroup ? 'synth-kbd' : null, draggable: canGroup ? 'true' : null,
-    on: canGroup ? { keydown: onKey, dragstart: (e) => { ui.dragNote = n.id; e.dataTransfer.setData('text/plain', n.id); e.dataTransfer.effectAllowed = 'move'; },
-      dragend: () => { ui.dragNote = null; } } : null },
+    'aria-describedby': canGroup ? 'synth-kbd' : null,
+    on: canGroup ? { keydown: onKey, pointerdown: (e) => onNoteDrag(ctx, n, e) } : null },
   canGroup ? h('input', { type: 'checkbox', id: cbId, class: 'note__check', 'data-key': cbId, checked,
     on: { change: (e) => { if (e.target.checked) ui.sel.add(n.id); else ui.sel.delete(n.id); ctx.redraw(cbId); } } }) : null,
   canGroup ? h('label', { for: cbId, class: 'note__label' },
     h('span', { class: 'sr-only', text: `${synthNoteName(n)} ` }), h('span', { class: 'note__text', text: n.text }))
     : h('p', { class: 'note__text' }, h('span', { class: 'sr-only', text: `${synthNoteName(n)} ` }), n.text),
   meta, dup);
+}
+
+/* Dragging with a mouse, pen or finger: the note (or, when it is ticked,
+ * every ticked note) lands in the theme column it is let go over. */
+function onNoteDrag(ctx, n, e) {
+  if (e.button !== 0 || e.target.closest('button, input, select, textarea, a')) return;
+  const li = e.currentTarget;
+  const x0 = e.clientX, y0 = e.clientY;
+  let dragging = false;
+  const move = (ev) => {
+    if (ev.pointerId !== e.pointerId) return;
+    const dx = ev.clientX - x0, dy = ev.clientY - y0;
+    if (!dragging && Math.hypot(dx, dy) < 6) return;
+    if (!dragging) { dragging = true; ctx.ui.dragging = true; li.classList.add('note--dragging'); }
+    li.style.transform = `translate(${dx}px, ${dy}px)`;
+  };
+  const up = (ev) => {
+    if (ev.pointerId !== e.pointerId) return;
+    window.removeEventListener('pointermove', move);
+    window.removeEventListener('pointerup', up);
+    window.removeEventListener('pointercancel', up);
+    if (!dragging) return;
+    ctx.ui.dragging = false;
+    li.style.transform = '';
+    li.classList.remove('note--dragging');
+    let target = null;
+    if (ev.type === 'pointerup') {
+      for (const el of document.elementsFromPoint(ev.clientX, ev.clientY)) {
+        if (li.contains(el)) continue;
+        const col = el.closest('[data-cluster]');
+        if (col) { target = col.dataset.cluster; break; }
+      }
+    }
+    if (target === null || target === n.cluster) { ctx.redraw(); return; }
+    const ids = ctx.ui.sel.has(n.id) ? [...ctx.ui.sel] : [n.id];
+    ctx.ui.sel.clear();
+    ctx.moveNotes(ids, target);
+  };
+  window.addEventListener('pointermove', move);
+  window.addEventListener('pointerup', up);
+  window.addEventListener('pointercancel', up);
 }
 
 /* Select notes, pick a theme: the step that needs no dragging. */
@@ -450,6 +477,8 @@ export function mountSynthesis(root, app, { call }) {
       redraw(body, parts);
       return;
     }
+    // A note being dragged keeps its element until it is let go.
+    if (ui.dragging) return;
     if (!res) {
       parts.push(h('p', { class: 'hint', text: keeper.error ? errorText(keeper.error) : t('loading') }));
       redraw(body, parts);
@@ -580,6 +609,7 @@ export function mountParticipantSynthesis(root, app) {
 
   function render() {
     const m = app.model;
+    if (ui.dragging) return; // the dragged note keeps its element until let go
     if (m.role !== 'participant') { redraw(root); return; }
     const parts = [];
     const v = myVote();

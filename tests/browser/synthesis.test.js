@@ -147,7 +147,13 @@ test('synthesis: suggestions, select-and-assign, dot voting at 360 px, ranked re
   await cykel.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
   // Dragging does the same with a mouse.
   await cykel.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).dragTo(unga.locator('h3'));
-  await unga.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
+  try {
+    await unga.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
+  } catch (e) {
+    await shot(M, 'synthesis-drag-failed');
+    console.log('drag failed; error line:', await M.locator('p.error').textContent(), 'live:', await M.locator('#live').textContent());
+    throw e;
+  }
   await shot(M, 'moderator-synthesis');
 
   // Dot vote: 3 dots each, live totals.
@@ -163,7 +169,10 @@ test('synthesis: suggestions, select-and-assign, dot voting at 360 px, ranked re
     const vote = P.locator('section.vote');
     await vote.waitFor();
     await vote.getByRole('button', { name: 'Lägg en prick på Unga' }).waitFor();
-    await P.locator('.vote__left', { hasText: '3 av 3 prickar kvar.' }).waitFor();
+    await P.locator('.vote__left', { hasText: '3 av 3 prickar kvar.' }).waitFor().catch(async (e) => {
+      await shot(P, `synthesis-vote-failed-${name}`);
+      throw e;
+    });
     for (const d of dots) await vote.getByRole('button', { name: `Lägg en prick på ${d}` }).click();
     await P.locator('.vote__left', { hasText: '0 av 3 prickar kvar.' }).waitFor();
     await P.locator('.vote__left .note__saved').waitFor();
