@@ -217,11 +217,11 @@ export function mountParticipant(root, app) {
     const ctx = { model: m, ui, can, actions, local, redraw: redrawAll, announce: app.announce, showTables: false };
     // A note being dragged keeps its element until it is let go.
     if (!ui.dragging) redraw(boardEl, b ? renderBoard(ctx, b) : h('p', { class: 'hint', text: t('no_board_yet') }));
-    synth.render();
     redraw(readyEl, renderReady());
     const pendingChat = session.outbox.filter((it) => it.op === 'chat.send' && it.args.room === m.id);
     redraw(chatEl, chatList(m, pendingChat));
     updateForm();
+    synth.render();
   }
 
   function redrawAll(key) {
