@@ -24,6 +24,7 @@
 enum { FB_NONE, FB_SESSION, FB_EVENTS, FB_SEND, FB_POST_UNKNOWN, FB_POST_REFUSED, FB_REPLY };
 
 #define COOKIE "tavla_session"
+#define SID_HEADER "x-tavla-session:" /* lws wants it lower case, with the colon */
 #define SWEEP_MS 5000
 #define SCRATCH (64 * 1024)
 
@@ -150,9 +151,19 @@ unsigned fallback_sessions(struct ws_fallback *fb)
 	return fb ? (unsigned)fb->sessions.count : 0;
 }
 
+/* The session a request names: the X-Tavla-Session header (one browser tab's
+ * own session, PROTOCOL.md 1.1) or else the cookie (shared by every tab). */
 static struct fb_session *from_cookie(struct ws_fallback *fb, struct lws *wsi)
 {
 	char sid[TV_TOKEN_LEN + 8];
+	int hlen = lws_hdr_custom_length(wsi, SID_HEADER, (int)strlen(SID_HEADER));
+	if (hlen > 0) {
+		if (hlen >= (int)sizeof sid ||
+		    lws_hdr_custom_copy(wsi, sid, (int)sizeof sid, SID_HEADER,
+					(int)strlen(SID_HEADER)) < 0)
+			return NULL;
+		return map_get(&fb->sessions, sid);
+	}
 	size_t max = sizeof sid;
 	if (lws_http_cookie_get(wsi, COOKIE, sid, &max))
 		return NULL;
@@ -233,11 +244,13 @@ static int open_session(struct ws_fallback *fb, struct lws *wsi, struct fb_req *
 		return error_body(wsi, r, HTTP_STATUS_INTERNAL_SERVER_ERROR, -TV_E_INTERNAL);
 	}
 	ws_server_send_hello(srv->ws, s->c);
-	char cookie[160];
+	char cookie[160], body[160];
 	snprintf(cookie, sizeof cookie, COOKIE "=%s; Path=/api; Secure; HttpOnly; SameSite=Strict",
 		 s->sid);
+	snprintf(body, sizeof body, "{\"protocol\":\"" TV_PROTOCOL_NAME "\",\"session\":\"%s\"}",
+		 s->sid);
 	log_debug("fallback.session", "conn=%s addr=%s", s->c->key, addr);
-	return respond(wsi, r, 201, "{\"protocol\":\"" TV_PROTOCOL_NAME "\"}", cookie);
+	return respond(wsi, r, 201, body, cookie);
 }
 
 static int attach_events(struct ws_fallback *fb, struct lws *wsi, struct fb_req *r)

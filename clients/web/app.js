@@ -17,6 +17,7 @@ import { Session, defaultUrl } from './protocol.js';
 import { createRoom, applyEvent, isMine } from './state.js';
 import { mountParticipant } from './participant.js';
 import { mountLogin, mountRooms, mountModerator } from './moderator.js';
+import { mountMeeting } from './meeting.js';
 import { noteName } from './board.js';
 import { errorText } from './common.js';
 
@@ -50,8 +51,15 @@ function scheduleRender() {
   scheduled = true;
   requestAnimationFrame(() => {
     scheduled = false;
-    if (app.view && app.model) app.view.render();
+    if (!app.view || !app.model) return;
+    // The room's kind is known once its first event or the join reply came.
+    if ((app.view.kind === 'meeting') !== isMeeting()) { remount(); return; }
+    app.view.render();
   });
+}
+
+function isMeeting() {
+  return !!app.model && (app.model.kind === 'meeting' || app.model.kind === 'forum');
 }
 
 function describe(change, ev) {
@@ -68,6 +76,15 @@ function describe(change, ev) {
     case 'revealed': return t('notes_revealed');
     case 'timer.expired': return t('timer_expired');
     case 'writing': return change.private ? t('private_writing_on') : t('private_writing_off');
+    case 'agenda.current': {
+      const a = m.agenda[change.item];
+      return a ? t('agenda_now', { title: a.title }) : null;
+    }
+    case 'poll.created': return t('new_poll_announce');
+    case 'round.opened': return t('new_round_announce');
+    case 'speaker': return change.identity === m.me ? t('you_have_the_word') : t('speaker_now', { name: change.name });
+    case 'vote.opened': return t('vote_opened');
+    case 'vote.closed': return t('vote_closed');
     case 'chat': return ev.author && m.me && ev.author.id === m.me ? null : t('new_chat', { name: ev.author ? ev.author.name : '' });
     default: return null;
   }
@@ -96,6 +113,7 @@ function makeSession(outboxKey) {
         app.model.role = res.role;
         app.model.me = me;
         app.model.title = res.room.title;
+        if (res.room.kind) app.model.kind = res.room.kind;
         app.model.code = res.room.code;
         app.model.presence = {};
         for (const p of res.presence || []) app.model.presence[p.id] = true;
@@ -119,6 +137,7 @@ function makeSession(outboxKey) {
       },
       failed(item, err) {
         if (app.view && app.view.showError) app.view.showError(err);
+        if (app.view && app.view.failed) app.view.failed(item, err);
         scheduleRender();
       },
       authLost(err) {
@@ -196,7 +215,7 @@ function showJoin(message) {
 function showParticipant() {
   remount = () => { renderHeader(); showParticipant(); };
   renderHeader();
-  app.view = mountParticipant(main, app);
+  app.view = isMeeting() ? mountMeeting(main, app) : mountParticipant(main, app);
   if (app.model) app.view.render();
 }
 
@@ -255,9 +274,9 @@ async function openRoom(roomId) {
 function showDashboard() {
   remount = () => { renderHeader(); if (app.view && app.view.destroy) app.view.destroy(); showDashboard(); };
   renderHeader();
-  app.view = mountModerator(main, app);
+  app.view = isMeeting() ? mountMeeting(main, app) : mountModerator(main, app);
   app.view.render();
-  app.view.onOnline();
+  if (app.view.onOnline) app.view.onOnline();
 }
 
 function startModerator(message) {

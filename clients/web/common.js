@@ -8,18 +8,15 @@ import { h } from './dom.js';
 import { t, phaseName, has } from './i18n.js';
 import { timerRemaining, formatClock } from './state.js';
 
-export function statusLine(app) {
+export function statusLine(app, { meeting = false } = {}) {
   const m = app.model;
   const conn = app.session.state;
   const outboxCount = app.session.outbox.length;
   const items = [
     h('span', { class: `chip chip--${conn === 'online' ? 'ok' : 'warn'}`, 'data-conn': conn },
       t(`conn_${conn}`)),
-    h('span', { class: 'chip chip--phase', 'data-phase': m.phase }, t('phase_is', { phase: phaseName(m.phase) })),
+    meeting ? null : h('span', { class: 'chip chip--phase', 'data-phase': m.phase }, t('phase_is', { phase: phaseName(m.phase) })),
   ];
-  if (conn !== 'online' && app.session.busyElsewhere) {
-    items.push(h('span', { class: 'chip chip--warn', 'data-busy': 'true' }, t('fallback_busy')));
-  }
   if (conn === 'online' && app.session.linkMode === 'http') {
     items.push(h('span', { class: 'chip chip--ok', title: t('via_https_hint') }, t('via_https')));
   }

@@ -19,6 +19,7 @@ import { t, phaseName } from './i18n.js';
 import { renderBoard } from './board.js';
 import { boardById, PHASES } from './state.js';
 import { statusLine, chatList, errorText } from './common.js';
+import { mountSynthesis } from './synthesis.js';
 
 /* The login form; onDone(user, password) returns a promise. */
 export function mountLogin(root, onDone) {
@@ -44,21 +45,23 @@ export function mountRooms(root, app, onOpen) {
   const list = h('div', {});
   const err = h('p', { class: 'error', role: 'alert' });
   const title = h('input', { type: 'text', required: true, maxlength: 200, 'data-key': 'new-room' });
+  const kind = h('select', {}, ['workshop', 'meeting', 'forum'].map((k) => h('option', { value: k, text: t(`kind_${k}`) })));
   const form = h('form', { class: 'card form', on: { submit: (e) => {
     e.preventDefault();
-    app.session.request('room.create', { kind: 'workshop', title: title.value.trim() })
+    app.session.request('room.create', { kind: kind.value, title: title.value.trim() })
       .then((r) => onOpen(r.room.id), (x) => { err.textContent = errorText(x); });
   } } },
   h('h2', { class: 'section-title', text: t('create_workshop') }),
   field('room-title-in', t('workshop_title'), title),
+  field('room-kind-in', t('room_kind'), kind),
   h('button', { type: 'submit', class: 'btn btn--primary' }, t('create')));
   root.replaceChildren(h('h1', { text: t('your_rooms') }), err, form, list,
     h('p', {}, h('button', { type: 'button', class: 'btn btn--ghost', on: { click: app.logout } }, t('log_out'))));
   app.session.request('room.list').then((r) => {
-    const rooms = (r.rooms || []).filter((x) => x.kind === 'workshop');
+    const rooms = r.rooms || [];
     redraw(list, rooms.length ? h('ul', { class: 'room-list' }, rooms.map((x) => h('li', {},
       h('button', { type: 'button', class: 'btn btn--link', on: { click: () => onOpen(x.id) } },
-        `${x.title} (${x.code})`)))) : h('p', { class: 'hint', text: t('no_rooms') }));
+        `${x.title} (${x.code}, ${t(`kind_${x.kind}`)})`)))) : h('p', { class: 'hint', text: t('no_rooms') }));
   }, (x) => { err.textContent = errorText(x); });
   title.focus();
 }
@@ -86,6 +89,11 @@ export function mountModerator(root, app) {
   const boardEl = h('div', { class: 'board-wrap' });
   const pendingEl = h('div', {});
   const chatEl = h('div', {});
+  const boardsPart = h('div', { class: 'mod-boards' });
+  const synthPart = h('div', { class: 'mod-synth', id: 'mod-synth' });
+  const viewSwitch = h('div', { class: 'view-switch' });
+  ui.view = sessionStorage.getItem('tavla.mod.view') || 'boards';
+  const synth = mountSynthesis(synthPart, app, { call: (op, args) => call(op, args) });
   const undoBtn = h('button', { type: 'button', class: 'btn', 'data-key': 'undo', on: { click: () => quiet(call('undo').then((r) => app.announce(t('undone', { seq: r.undone })))) } }, t('undo'));
 
   // forms, built once
@@ -162,11 +170,23 @@ export function mountModerator(root, app) {
         section('tables-title', t('tables'), tableForm, tablesEl),
         section('newboard-title', t('new_board'), boardForm)),
       h('div', { class: 'mod-main' },
-        tabsEl,
-        h('div', { class: 'row row--wrap row--end' }, field('table-filter', t('show_table'), filterSel)),
-        boardEl,
+        viewSwitch,
+        boardsPart,
+        synthPart,
         section('pending-title', t('pending_queue'), pendingEl),
         section('modchat-title', t('chat'), chatEl, chatForm))));
+
+  boardsPart.append(tabsEl,
+    h('div', { class: 'row row--wrap row--end' }, field('table-filter', t('show_table'), filterSel)),
+    boardEl);
+
+  function renderSwitch() {
+    const b = (v, label) => h('button', { type: 'button', class: 'tab', 'data-key': `view-${v}`,
+      'aria-pressed': ui.view === v ? 'true' : 'false',
+      on: { click: () => { ui.view = v; sessionStorage.setItem('tavla.mod.view', v); redrawAll(`view-${v}`); } } }, label);
+    return h('nav', { 'aria-label': t('dashboard_views') }, h('ul', { class: 'tabs__list' },
+      h('li', {}, b('boards', t('view_boards'))), h('li', {}, b('synthesis', t('view_synthesis')))));
+  }
 
   function currentBoard() {
     const m = app.model;
@@ -325,6 +345,10 @@ export function mountModerator(root, app) {
     redraw(timerCtl, renderTimerCtl());
     undoBtn.textContent = ui.status ? t('undo_n', { n: ui.status.undo }) : t('undo');
     redraw(tablesEl, renderTables());
+    redraw(viewSwitch, renderSwitch());
+    boardsPart.hidden = ui.view !== 'boards';
+    synthPart.hidden = ui.view !== 'synthesis';
+    if (ui.view === 'synthesis') synth.render();
     redraw(tabsEl, renderTabs());
     syncFilter();
     const b = currentBoard();

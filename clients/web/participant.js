@@ -19,6 +19,7 @@ import { t, phaseName } from './i18n.js';
 import { renderBoard, quadrantName } from './board.js';
 import { boardById, myTable, isMine, phaseAllows, tableName, COLOURS } from './state.js';
 import { statusLine, chatList, errorText } from './common.js';
+import { mountParticipantSynthesis } from './synthesis.js';
 
 export function mountParticipant(root, app) {
   const { session } = app;
@@ -31,6 +32,8 @@ export function mountParticipant(root, app) {
   const readyEl = h('div', { class: 'ready' });
   const chatEl = h('div', { class: 'chat__list-wrap' });
   const errorEl = h('p', { class: 'error', role: 'alert' });
+  const synthEl = h('div', { class: 'synth-part' });
+  const synth = mountParticipantSynthesis(synthEl, app);
 
   // --- the note form (built once) ---
   const text = h('textarea', { rows: 3, maxlength: 500, required: true, 'data-key': 'new-note' });
@@ -64,7 +67,7 @@ export function mountParticipant(root, app) {
 
   root.replaceChildren(
     h('h1', { class: 'room-title', id: 'room-title' }),
-    statusEl, errorEl, tableEl, tabsEl, boardEl, form, readyEl,
+    statusEl, errorEl, tableEl, synthEl, tabsEl, boardEl, form, readyEl,
     h('section', { class: 'chat', 'aria-labelledby': 'chat-title' },
       h('h2', { class: 'section-title', id: 'chat-title', text: t('chat') }), chatEl, chatForm));
 
@@ -218,6 +221,7 @@ export function mountParticipant(root, app) {
     const pendingChat = session.outbox.filter((it) => it.op === 'chat.send' && it.args.room === m.id);
     redraw(chatEl, chatList(m, pendingChat));
     updateForm();
+    synth.render();
   }
 
   function redrawAll(key) {
@@ -231,6 +235,7 @@ export function mountParticipant(root, app) {
       if (change && change.what === 'focus') ui.board = null;
     },
     showError,
+    failed(item) { synth.failed(item); },
     tick() { redraw(statusEl, statusLine(app)); },
   };
 }

@@ -55,18 +55,18 @@ function randomId(n) {
 }
 
 /* tavla.v1 over plain HTTPS (PROTOCOL.md §1.1) behind the part of the
- * WebSocket interface Session uses: POST /api/session opens a session (its
- * id is only in an HttpOnly cookie), an EventSource on /api/events carries
- * every server message as one `data:` line and ends with `event: close`,
- * and each request is one POST /api/send. A stream that breaks is not
- * re-attached: the link closes (code 1006) and Session reconnects with a
- * new session, resume and join since, as after a dropped WebSocket.
+ * WebSocket interface Session uses: POST /api/session opens a session, a
+ * streamed GET /api/events carries every server message as one `data:`
+ * line and ends with `event: close`, and each request is one POST
+ * /api/send. A stream that breaks is not re-attached: the link closes
+ * (code 1006) and Session reconnects with a new session, resume and join
+ * since, as after a dropped WebSocket.
  *
- * One link per browser at a time: every tab of one origin shares the
- * cookie, so a second tab's POST /api/session would take the first tab's
- * requests into its own session (and identity). A Web Lock held for the
- * link's life keeps a second tab waiting (busy = true, the link fails to
- * open and Session retries) until the first one lets go. */
+ * Every request names the session in the X-Tavla-Session header, not by
+ * the cookie the daemon also sets: the cookie jar is shared by every tab
+ * of the origin, the header belongs to this link alone, so each tab has a
+ * session of its own. EventSource cannot send a header, so the stream is
+ * read with fetch and parsed here (event:, data:, blank line). */
 export class HttpLink {
   constructor(base) {
     this.base = base.replace(/\/+$/, '');
@@ -75,51 +75,69 @@ export class HttpLink {
     this.onmessage = null;
     this.onclose = null;
     this.onerror = null;
-    this.es = null;
+    this.sid = '';
+    this.abort = typeof AbortController !== 'undefined' ? new AbortController() : null;
     this.queue = Promise.resolve();
     this.start();
   }
 
+  headers(more = {}) {
+    return { 'X-Tavla-Session': this.sid, ...more };
+  }
+
   async start() {
-    if (typeof navigator !== 'undefined' && navigator.locks) {
-      const got = await new Promise((resolve) => {
-        navigator.locks.request('tavla.fallback', { ifAvailable: true }, (lock) => {
-          resolve(!!lock);
-          // Held until finish() lets go.
-          return lock ? new Promise((release) => { this.release = release; }) : null;
-        }).catch(() => resolve(true));
-      });
-      if (!got) {
-        this.busy = true;
-        this.finish(1006, 'in use in another tab');
-        return;
-      }
-      if (this.readyState === 3) { this.release(); return; }
-    }
     try {
       const r = await fetch(`${this.base}/api/session`, { method: 'POST', credentials: 'same-origin', cache: 'no-store' });
       if (r.status !== 201) throw new Error(`session ${r.status}`);
+      this.sid = (await r.json()).session || '';
+      if (!this.sid) throw new Error('no session id');
     } catch (e) {
       this.finish(1006, 'no session');
       return;
     }
     if (this.readyState === 3) return;
-    const es = new EventSource(`${this.base}/api/events`, { withCredentials: true });
-    this.es = es;
-    es.onopen = () => {
-      if (this.readyState !== 0) return;
-      this.readyState = 1;
-      if (this.onopen) this.onopen({});
-    };
-    es.onmessage = (e) => { if (this.readyState === 1 && this.onmessage) this.onmessage({ data: e.data }); };
-    es.addEventListener('close', (e) => {
-      let c = {};
-      try { c = JSON.parse(e.data); } catch (x) { /* keep the defaults */ }
-      this.finish(c.code || 1006, c.reason || '');
-    });
-    // EventSource would reconnect by itself to a session that may be gone;
-    // Session does that better (resume, join since).
-    es.onerror = () => this.finish(1006, 'stream');
+    let r;
+    try {
+      r = await fetch(`${this.base}/api/events`, { headers: this.headers({ Accept: 'text/event-stream' }),
+        credentials: 'same-origin', cache: 'no-store', signal: this.abort ? this.abort.signal : undefined });
+    } catch (e) {
+      this.finish(1006, 'stream');
+      return;
+    }
+    if (r.status !== 200 || !r.body || this.readyState !== 0) {
+      this.finish(1006, 'stream');
+      return;
+    }
+    this.readyState = 1;
+    if (this.onopen) this.onopen({});
+    const reader = r.body.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    for (;;) {
+      let chunk;
+      try { chunk = await reader.read(); } catch (e) { break; }
+      if (chunk.done || this.readyState !== 1) break;
+      buf += dec.decode(chunk.value, { stream: true });
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let event = 'message';
+        const data = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) event = line.slice(6).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+        if (event === 'close') {
+          let c = {};
+          try { c = JSON.parse(data.join('\n')); } catch (x) { /* keep the defaults */ }
+          this.finish(c.code || 1006, c.reason || '');
+          return;
+        }
+        if (data.length && this.readyState === 1 && this.onmessage) this.onmessage({ data: data.join('\n') });
+      }
+    }
+    this.finish(1006, 'stream');
   }
 
   send(text) {
@@ -128,7 +146,7 @@ export class HttpLink {
       if (this.readyState !== 1) return;
       try {
         const r = await fetch(`${this.base}/api/send`, { method: 'POST', body: text, credentials: 'same-origin',
-          cache: 'no-store', headers: { 'Content-Type': 'application/json' } });
+          cache: 'no-store', headers: this.headers({ 'Content-Type': 'application/json' }) });
         // Not taken (the session is gone, too large, overloaded): close as
         // a WebSocket would, so the request is sent again after a resume.
         if (r.status !== 202) {
@@ -147,8 +165,7 @@ export class HttpLink {
   finish(code, reason) {
     if (this.readyState === 3) return;
     this.readyState = 3;
-    if (this.es) this.es.close();
-    if (this.release) this.release();
+    if (this.abort) this.abort.abort();
     setTimeout(() => { if (this.onclose) this.onclose({ code, reason }); }, 0);
   }
 }
@@ -261,7 +278,6 @@ export class Session {
       try { ws.close(); } catch (e) { /* never opened */ }
     }
     this.failed.add(mode);
-    this.busyElsewhere = !!(ws && ws.busy);
     const other = mode === 'ws' ? 'http' : 'ws';
     if (!this.failed.has(other) && !this.stopped) {
       this.transport = other;
@@ -400,7 +416,6 @@ export class Session {
   /* The link reached hello: its transport is the one to try first. */
   linkWorked() {
     const mode = this.ws ? this.ws.mode : 'ws';
-    this.busyElsewhere = false;
     this.failed.clear();
     this.worked = mode;
     this.transport = mode;

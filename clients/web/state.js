@@ -42,7 +42,23 @@ export function createRoom(info = {}, me = null, role = null) {
     timerExpired: false,
     ready: {},          // identity -> done
     focus: null,
-    chat: [],           // [{seq, ts, author, text}]
+    chat: [],           // [{seq, ts, author, text, reply_to}]
+    // synthesis (PROTOCOL.md §5.9): the views ask synthesis.result for the
+    // clusters; the model keeps what they need to know when to ask again.
+    syntheses: [],      // [{id, name, boards, tables}]
+    votes: {},          // id -> {id, scope, table, on, budget, max_per_item, hidden, closed, totals, results, voters, mine}
+    synthRev: 0,        // bumped by every synthesis event
+    // meetings and forums (PROTOCOL.md §9.6)
+    agenda: {},         // id -> {id, title, kind, start, minutes, presenter}
+    current: '',        // agenda item now
+    polls: {},          // id -> poll (see applyMeeting)
+    pollOrder: [],
+    rounds: {},         // id -> {id, kind, prompt, closed, answers: [{id, name, text}]}
+    roundOrder: [],
+    queue: [],          // [{identity, name}]
+    speaker: '',        // identity
+    speakerName: '',
+    reactions: {},      // target seq -> emoji -> [identity]
   };
 }
 
@@ -132,7 +148,7 @@ export function applyEvent(model, ev) {
       return { what: 'role', id: d.identity };
     }
     case 'chat.message':
-      model.chat.push({ seq: ev.seq, ts: ev.ts, author, text: d.text });
+      model.chat.push({ seq: ev.seq, ts: ev.ts, author, text: d.text, reply_to: d.reply_to || 0 });
       return { what: 'chat', author, text: d.text };
     case 'table.created':
       model.tables.push({ id: d.id, name: d.name });
@@ -222,8 +238,167 @@ export function applyEvent(model, ev) {
       model.focus = d.board;
       return { what: 'focus', board: d.board };
     default:
+      return applySynthesis(model, ev, d, author) || applyMeeting(model, ev, d, author);
+  }
+}
+
+/* The vote open in a scope, or the newest one (null when none). */
+export function voteOf(model, scope, { open = false } = {}) {
+  let best = null;
+  for (const v of Object.values(model.votes)) {
+    if (v.scope !== scope || (open && v.closed)) continue;
+    if (!best || v.seq > best.seq) best = v;
+  }
+  return best;
+}
+
+/* How many of the dots a ballot ([item, item, …]) holds per item. */
+export function dotCounts(dots) {
+  const c = {};
+  for (const x of dots || []) c[x] = (c[x] || 0) + 1;
+  return c;
+}
+
+function applySynthesis(model, ev, d, author) {
+  switch (ev.kind) {
+    case 'synthesis.created':
+      model.syntheses.push({ id: d.id, name: d.name, boards: d.boards || [], tables: d.tables || [] });
+      break;
+    case 'vote.opened':
+      model.votes[d.id] = { id: d.id, scope: d.scope, table: d.table || '', on: d.on || 'clusters',
+        budget: d.budget, max_per_item: d.max_per_item, hidden: !!d.hidden, closed: false,
+        totals: {}, results: null, voters: 0, mine: null, seq: ev.seq };
+      break;
+    case 'vote.cast': {
+      const v = model.votes[d.vote];
+      if (!v) break;
+      if (d.totals) v.totals = d.totals;
+      if (typeof d.voters === 'number') v.voters = d.voters;
+      // Only the voter receives owner and dots (PROTOCOL.md §5.9).
+      if (d.dots && author && author.id === model.me) {
+        const mine = [];
+        for (const [item, n] of Object.entries(d.dots)) for (let i = 0; i < n; i++) mine.push(item);
+        v.mine = mine;
+      }
+      break;
+    }
+    case 'vote.closed': {
+      const v = model.votes[d.id];
+      if (!v) break;
+      v.closed = true;
+      v.totals = d.totals || v.totals;
+      v.results = d.results || [];
+      if (typeof d.voters === 'number') v.voters = d.voters;
+      break;
+    }
+    case 'cluster.created': case 'cluster.updated': case 'cluster.assigned': case 'cluster.merged':
+    case 'cluster.deleted': case 'cluster.restored': case 'duplicate.merged': case 'suggestion.rejected':
+    case 'action.created': case 'action.updated': case 'synthesis.published':
+      break;
+    default:
       return null;
   }
+  model.synthRev += 1;
+  return { what: ev.kind, data: d };
+}
+
+/* Adds n to a poll's live count of one answer (an option id, a value, a
+ * normalised text, or a list of option ids). */
+function countAnswer(poll, answer, n) {
+  if (answer === null || answer === undefined) return;
+  const list = Array.isArray(answer) ? answer : [answer];
+  for (const a of list) {
+    const k = String(a);
+    poll.counts[k] = Math.max(0, (poll.counts[k] || 0) + n);
+  }
+}
+
+function applyMeeting(model, ev, d, author) {
+  switch (ev.kind) {
+    case 'agenda.added':
+      model.agenda[d.id] = { id: d.id, title: d.title, kind: d.kind, start: d.start, minutes: d.minutes, presenter: d.presenter || '' };
+      return { what: 'agenda' };
+    case 'agenda.updated': {
+      const a = model.agenda[d.id];
+      if (a) for (const f of ['title', 'kind', 'start', 'minutes', 'presenter']) if (f in d) a[f] = d[f];
+      return { what: 'agenda' };
+    }
+    case 'agenda.removed':
+      delete model.agenda[d.id];
+      if (model.current === d.id) model.current = '';
+      return { what: 'agenda' };
+    case 'agenda.current':
+      model.current = d.item || '';
+      return { what: 'agenda.current', item: model.current };
+    case 'poll.created':
+      model.polls[d.id] = { id: d.id, question: d.question, type: d.type, options: d.options || [],
+        anonymity: d.anonymity || 'named', results: d.results || 'live', closed: false,
+        counts: {}, voters: 0, mine: null, final: null };
+      model.pollOrder.push(d.id);
+      return { what: 'poll.created', poll: d.id };
+    case 'poll.answered': {
+      const p = model.polls[d.poll];
+      if (!p) return null;
+      if (d.first) p.voters += 1;
+      if ('answer' in d) {
+        countAnswer(p, d.prev, -1);
+        countAnswer(p, d.answer, 1);
+        if (author && author.id === model.me) p.mine = d.answer;
+      }
+      return { what: 'poll.answered', poll: d.poll };
+    }
+    case 'poll.closed': {
+      const p = model.polls[d.poll];
+      if (!p) return null;
+      p.closed = true;
+      p.final = d.results || {};
+      if (typeof p.final.voters === 'number') p.voters = p.final.voters;
+      return { what: 'poll.closed', poll: d.poll };
+    }
+    case 'round.opened':
+      model.rounds[d.id] = { id: d.id, kind: d.kind, prompt: d.prompt, closed: false, answers: [] };
+      model.roundOrder.push(d.id);
+      return { what: 'round.opened', round: d.id };
+    case 'round.answered': {
+      const r = model.rounds[d.round];
+      if (!r || !author) return null;
+      const a = r.answers.find((x) => x.id === author.id);
+      if (a) a.text = d.text; else r.answers.push({ id: author.id, name: author.name, text: d.text });
+      return { what: 'round.answered' };
+    }
+    case 'round.closed': {
+      const r = model.rounds[d.round];
+      if (r) r.closed = true;
+      return { what: 'round.closed' };
+    }
+    case 'hand.raised':
+      model.queue = model.queue.filter((q) => q.identity !== d.identity);
+      model.queue.push({ identity: d.identity, name: d.name });
+      return { what: 'hand', identity: d.identity };
+    case 'hand.lowered':
+      model.queue = model.queue.filter((q) => q.identity !== d.identity);
+      return { what: 'hand', identity: d.identity };
+    case 'speaker.changed':
+      model.speaker = d.identity || '';
+      model.speakerName = d.name || '';
+      model.queue = model.queue.filter((q) => q.identity !== d.identity);
+      return { what: 'speaker', identity: model.speaker, name: model.speakerName };
+    case 'reaction.changed': {
+      if (!author) return null;
+      const byEmoji = model.reactions[d.target] || (model.reactions[d.target] = {});
+      const who = (byEmoji[d.emoji] || []).filter((x) => x !== author.id);
+      if (d.on !== false) who.push(author.id);
+      byEmoji[d.emoji] = who;
+      return { what: 'reaction' };
+    }
+    default:
+      return null;
+  }
+}
+
+/* The agenda in the order of its start times. */
+export function agendaList(model) {
+  return Object.values(model.agenda).sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
 }
 
 /* Milliseconds left on the timer at server time `now` (0 when stopped). */

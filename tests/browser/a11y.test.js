@@ -138,3 +138,119 @@ test('join page, participant board and moderator views pass axe; screenshots', a
   for (const x of [M, P, q.page]) assert.deepEqual(x.errors, []);
   for (const x of [mod, p, q]) await x.context.close();
 });
+
+/* The synthesis and meeting views: not a single axe violation of any
+ * impact, and no sideways scrolling at 360 px. */
+async function noneAtAll(page, name) {
+  const v = await axe(page, name, { all: true });
+  assert.equal(v.length, 0, `axe on ${name}:\n${describeViolations(v)}`);
+}
+
+async function fitsPhone(page, name) {
+  const o = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(o <= 0, `${name} scrolls sideways by ${o}px at 360px`);
+}
+
+test('synthesis board, grouping, voting and the meeting view pass axe with no violation', async () => {
+  const mod = await person(browser);
+  const M = mod.page;
+  M.setDefaultTimeout(15000);
+  await moderatorLogin(M);
+  const code = await createWorkshop(M, 'Syntes i Lillby');
+  await M.getByLabel('Bordets namn').fill('Bord Syd');
+  await M.getByRole('button', { name: 'Skapa bord' }).click();
+  await M.getByLabel('Fråga eller rubrik').fill('Vad behövs?');
+  await M.getByLabel('Kolumner', { exact: true }).fill('Nu\nSedan');
+  await M.getByRole('button', { name: 'Skapa tavla' }).click();
+  await M.getByRole('button', { name: 'Skriva', exact: true }).click();
+  await M.locator('[data-phase="write"][aria-pressed="true"]').waitFor();
+  const p = await person(browser, { viewport: { width: 360, height: 740 } });
+  const P = p.page;
+  P.setDefaultTimeout(15000);
+  await join(P, code, 'Åsa');
+  await P.getByRole('button', { name: 'Välj åt mig' }).click();
+  await P.getByText('Du sitter vid Bord Syd.').waitFor();
+  for (const text of ['Fler bussar till byarna', 'Bussar som går oftare', 'Cykelväg till skolan']) {
+    await writeNote(P, text);
+    await noteByText(P, text).locator('.note__saved').waitFor();
+  }
+  // The participant groups the table's notes (phase group).
+  await M.getByRole('button', { name: 'Gruppera', exact: true }).click();
+  await P.locator('section.group li.note--synth').nth(2).waitFor();
+  await P.locator('section.group').getByRole('checkbox', { name: /Cykelväg/ }).check();
+  await noneAtAll(P, 'participant-group-360');
+  await fitsPhone(P, 'grouping');
+  await shot(P, 'participant-group-a11y-360');
+
+  // The moderator's synthesis board, with suggestions and a theme's tools open.
+  await M.getByRole('button', { name: 'Syntes', exact: true }).click();
+  await M.getByLabel('Namn på syntesen').waitFor();
+  await noneAtAll(M, 'moderator-synthesis-create');
+  await M.getByLabel('Namn på syntesen').fill('Prioriteringar');
+  await M.getByRole('button', { name: 'Skapa syntes' }).click();
+  await M.locator('section.theme--none li.note--synth').nth(2).waitFor();
+  await M.getByRole('button', { name: 'Föreslå teman' }).click();
+  await M.locator('#sug-title').waitFor();
+  await M.getByLabel('Nytt tema').fill('Cykel');
+  await M.getByRole('button', { name: 'Skapa tema', exact: true }).click();
+  await M.getByRole('button', { name: 'Ändra temat Cykel' }).click();
+  await M.getByLabel('Temats namn', { exact: true }).last().waitFor();
+  await noneAtAll(M, 'moderator-synthesis');
+  await shot(M, 'moderator-synthesis-a11y');
+  await M.getByRole('button', { name: 'Rösta', exact: true }).click();
+  await M.getByRole('button', { name: 'Öppna röstningen' }).click();
+  await M.getByRole('button', { name: 'Stäng röstningen' }).waitFor();
+  await noneAtAll(M, 'moderator-synthesis-vote');
+  await M.setViewportSize({ width: 360, height: 780 });
+  await noneAtAll(M, 'moderator-synthesis-360');
+  await fitsPhone(M, 'the synthesis board');
+  await shot(M, 'moderator-synthesis-360');
+
+  // The participant's dots at 360 px, then the result.
+  await P.getByRole('button', { name: 'Lägg en prick på Cykel' }).click();
+  await P.locator('.vote__left .note__saved').waitFor();
+  await noneAtAll(P, 'participant-vote-360');
+  await fitsPhone(P, 'voting');
+  await M.getByRole('button', { name: 'Stäng röstningen' }).click();
+  await P.locator('#pvote-title', { hasText: 'Resultat av röstningen' }).waitFor();
+  await noneAtAll(P, 'participant-vote-result-360');
+  await M.locator('#result-title').waitFor();
+  await noneAtAll(M, 'moderator-synthesis-result-360');
+
+  // A meeting: the moderator's controls and a participant at 360 px.
+  await M.setViewportSize({ width: 1280, height: 900 });
+  await M.getByRole('button', { name: 'Alla workshoppar' }).click();
+  await M.getByLabel('Namn på workshoppen').fill('Nätverksmöte');
+  await M.getByLabel('Sort').selectOption('meeting');
+  await M.getByRole('button', { name: 'Skapa', exact: true }).click();
+  await M.getByLabel('Rubrik').fill('Välkomna');
+  await M.getByRole('button', { name: 'Lägg till', exact: true }).click();
+  await M.getByRole('button', { name: 'Gå till Välkomna' }).click();
+  await M.getByLabel('Fråga', { exact: true }).fill('Hur har ni det?');
+  await M.getByLabel('Svarsalternativ, ett per rad').fill('Bra\nSådär');
+  await M.getByLabel('Anonym (inga namn visas)').check();
+  await M.getByRole('button', { name: 'Starta omröstningen' }).click();
+  await M.getByLabel('Fråga till rundan').fill('Ett ord om dagen?');
+  await M.getByRole('button', { name: 'Öppna rundan' }).click();
+  const mcode = (await M.locator('.joincode__code').textContent()).trim();
+  const r = await person(browser, { viewport: { width: 360, height: 740 } });
+  const R = r.page;
+  R.setDefaultTimeout(15000);
+  await join(R, mcode, 'Bo');
+  await R.locator('article.poll').getByRole('button', { name: 'Bra', exact: true }).click();
+  await R.locator('article.poll .poll__mine').waitFor();
+  await R.getByRole('button', { name: 'Räck upp handen' }).click();
+  await R.getByLabel('Meddelande').fill('Hej!');
+  await R.getByRole('button', { name: 'Skicka' }).click();
+  await R.locator('li.chat__msg', { hasText: 'Hej!' }).getByRole('button', { name: 'Svara Bo' }).waitFor();
+  await noneAtAll(R, 'meeting-participant-360');
+  await fitsPhone(R, 'the meeting view');
+  await shot(R, 'meeting-participant-a11y-360');
+  await M.locator('ol.queue li', { hasText: 'Bo' }).waitFor();
+  await noneAtAll(M, 'meeting-moderator');
+  await M.setViewportSize({ width: 360, height: 780 });
+  await noneAtAll(M, 'meeting-moderator-360');
+  await fitsPhone(M, 'the meeting moderator view');
+  for (const x of [M, P, R]) assert.deepEqual(x.errors, []);
+  for (const x of [mod, p, r]) await x.context.close();
+});

@@ -50,8 +50,9 @@ export async function shot(page, name) {
 const AXE = readFileSync(path.join(here, 'node_modules/axe-core/axe.min.js'), 'utf8');
 
 /* Runs axe-core (WCAG 2.0/2.1 A and AA rules) on the page; returns the
- * violations with impact serious or critical, and writes all to a file. */
-export async function axe(page, name) {
+ * violations with impact serious or critical (every violation with
+ * {all: true}), and writes all to a file. */
+export async function axe(page, name, { all = false } = {}) {
   // Injected through the debugging protocol, so the page's CSP does not apply.
   await page.evaluate(AXE);
   const res = await page.evaluate(async () => window.axe.run(document, {
@@ -59,7 +60,7 @@ export async function axe(page, name) {
   }));
   const { writeFileSync } = await import('node:fs');
   writeFileSync(path.join(ARTIFACTS, `axe-${name}.json`), JSON.stringify(res.violations, null, 2));
-  return res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  return all ? res.violations : res.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
 export function describeViolations(vs) {

@@ -3,14 +3,14 @@
 // writing, reveal, moves by a moderator, deletion and restore, approval,
 // timer, phases), and i18n.js (every key the code uses exists in Swedish
 // and English), and how protocol.js chooses between a WebSocket and the
-// HTTPS fallback (with fakes of WebSocket, fetch and EventSource).
+// HTTPS fallback (with fakes of WebSocket and fetch, the event stream read through fetch with the session in a header).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRoom, applyEvent, notesOf, isMine, myTable, timerRemaining, formatClock } from '../../clients/web/state.js';
+import { createRoom, applyEvent, notesOf, isMine, myTable, timerRemaining, formatClock, voteOf, dotCounts, agendaList } from '../../clients/web/state.js';
 import { keys } from '../../clients/web/i18n.js';
 
 const web = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../clients/web');
@@ -112,6 +112,65 @@ test('no inline script, style or handler in the client files', () => {
   }
 });
 
+test('a dot vote: own ballot only from the voter\u2019s event, totals, the close', () => {
+  const m = createRoom({ id: R }, 'i_asa', 'participant');
+  applyEvent(m, ev('synthesis.created', { id: 's1', name: 'Fem områden', boards: [], tables: [] }, MOD));
+  const rev = m.synthRev;
+  applyEvent(m, ev('cluster.created', { id: 'c1', scope: 's1', table: '', name: 'Buss', order: 1, assign: {}, prev: {}, by_moderator: true }, MOD));
+  assert.ok(m.synthRev > rev, 'a cluster event asks the views to read the result again');
+  applyEvent(m, ev('vote.opened', { id: 'v1', scope: 's1', table: '', on: 'clusters', budget: 3, max_per_item: 2, hidden: false }, MOD));
+  // Someone else's cast: no dots, no owner.
+  applyEvent(m, ev('vote.cast', { vote: 'v1', scope: 's1', table: '', hidden: false, totals: { c1: 2 }, voters: 1 }));
+  assert.equal(voteOf(m, 's1').mine, null);
+  applyEvent(m, ev('vote.cast', { vote: 'v1', scope: 's1', table: '', owner: 'i_asa', hidden: false, dots: { c1: 2, c2: 1 }, totals: { c1: 4, c2: 1 }, voters: 2 }, ASA));
+  const v = voteOf(m, 's1', { open: true });
+  assert.deepEqual(dotCounts(v.mine), { c1: 2, c2: 1 });
+  assert.deepEqual(v.totals, { c1: 4, c2: 1 });
+  applyEvent(m, ev('vote.closed', { id: 'v1', scope: 's1', table: '', on: 'clusters', totals: { c1: 4, c2: 1 }, results: [{ item: 'c1', dots: 4, rank: 1 }, { item: 'c2', dots: 1, rank: 2 }], voters: 2 }, MOD));
+  assert.equal(voteOf(m, 's1', { open: true }), null);
+  assert.equal(voteOf(m, 's1').results[0].item, 'c1');
+});
+
+test('a meeting: agenda by start, live poll counts with prev, anonymous answers, rounds, the queue', () => {
+  const m = createRoom({ id: R }, 'i_asa', 'participant');
+  applyEvent(m, ev('agenda.added', { id: 'a2', title: 'Strategin', kind: 'talk', start: '09:45', minutes: 45 }, MOD));
+  applyEvent(m, ev('agenda.added', { id: 'a1', title: 'Incheckning', kind: 'theme', start: '09:30', minutes: 15 }, MOD));
+  assert.deepEqual(agendaList(m).map((a) => a.id), ['a1', 'a2']);
+  applyEvent(m, ev('agenda.current', { item: 'a2', prev: '' }, MOD));
+  assert.equal(m.current, 'a2');
+  applyEvent(m, ev('poll.created', { id: 'p1', question: 'Ja eller nej?', type: 'single', options: [{ id: 'o1', text: 'Ja' }, { id: 'o2', text: 'Nej' }], anonymity: 'anonymous', results: 'live' }, MOD));
+  // Others' answers reach a participant without an author.
+  applyEvent(m, ev('poll.answered', { poll: 'p1', anonymity: 'anonymous', results: 'live', answer: 'o1', prev: null, first: true }));
+  applyEvent(m, ev('poll.answered', { poll: 'p1', anonymity: 'anonymous', results: 'live', answer: 'o1', prev: null, first: true }, ASA));
+  applyEvent(m, ev('poll.answered', { poll: 'p1', anonymity: 'anonymous', results: 'live', answer: 'o2', prev: 'o1', first: false }));
+  const p = m.polls.p1;
+  assert.deepEqual(p.counts, { o1: 1, o2: 1 });
+  assert.equal(p.voters, 2);
+  assert.equal(p.mine, 'o1');
+  // A closed-results placeholder counts a voter and nothing else.
+  applyEvent(m, ev('poll.created', { id: 'p2', question: 'Ord?', type: 'text', options: [], anonymity: 'named', results: 'closed' }, MOD));
+  applyEvent(m, ev('poll.answered', { poll: 'p2', first: true }));
+  assert.deepEqual(m.polls.p2.counts, {});
+  assert.equal(m.polls.p2.voters, 1);
+  applyEvent(m, ev('poll.closed', { poll: 'p2', results: { voters: 1, answers: [{ text: 'lärorikt', count: 1 }] } }, MOD));
+  assert.ok(m.polls.p2.closed);
+  applyEvent(m, ev('round.opened', { id: 'rd1', kind: 'checkin', prompt: 'Hur mår du?' }, MOD));
+  applyEvent(m, ev('round.answered', { round: 'rd1', text: 'Bra' }, ASA));
+  applyEvent(m, ev('round.answered', { round: 'rd1', text: 'Utmärkt' }, ASA));
+  assert.deepEqual(m.rounds.rd1.answers, [{ id: 'i_asa', name: 'Åsa', text: 'Utmärkt' }]);
+  applyEvent(m, ev('hand.raised', { identity: 'i_asa', name: 'Åsa' }, ASA));
+  applyEvent(m, ev('hand.raised', { identity: 'i_bo', name: 'Bo' }, { id: 'i_bo', name: 'Bo' }));
+  applyEvent(m, ev('speaker.changed', { identity: 'i_asa', name: 'Åsa', prev: '' }, MOD));
+  assert.equal(m.speaker, 'i_asa');
+  assert.deepEqual(m.queue.map((q) => q.identity), ['i_bo']);
+  applyEvent(m, ev('chat.message', { text: 'Hej' }, ASA));
+  const target = m.seq;
+  applyEvent(m, ev('reaction.changed', { target, emoji: '👍', on: true }, ASA));
+  applyEvent(m, ev('reaction.changed', { target, emoji: '👍', on: true }, MOD));
+  applyEvent(m, ev('reaction.changed', { target, emoji: '👍', on: false }, ASA));
+  assert.deepEqual(m.reactions[target]['👍'], ['i_mod']);
+});
+
 // --- protocol.js: choosing the transport --------------------------------
 
 function memoryStorage() {
@@ -120,26 +179,37 @@ function memoryStorage() {
 }
 
 /* A daemon behind the fallback, in memory: /api/session, an event stream
- * that starts with hello, and /api/send answering ping. `up` false: every
- * request fails as on a dead network. */
+ * (read with fetch) that starts with hello, and /api/send answering ping.
+ * `up` false: every request fails as on a dead network. It records the
+ * session header each request carried. */
 function fakeHttpDaemon() {
-  const d = { up: true, sessions: 0, sent: [], stream: null };
-  globalThis.EventSource = class {
-    constructor() {
-      d.stream = this;
-      setTimeout(() => {
-        if (!d.up) { if (this.onerror) this.onerror({}); return; }
-        if (this.onopen) this.onopen({});
-        this.push({ type: 'hello', protocol: 'tavla.v1', limits: { page: 1000 } });
-      }, 1);
-    }
-    push(m) { if (this.onmessage) this.onmessage({ data: JSON.stringify(m) }); }
-    addEventListener() {}
-    close() { this.closed = true; }
+  const d = { up: true, sessions: 0, sent: [], stream: null, headers: [] };
+  const enc = new TextEncoder();
+  const stream = () => {
+    const waiting = [];
+    const chunks = [];
+    const s = {
+      push(m) {
+        const c = { value: enc.encode(`data: ${JSON.stringify(m)}\n\n`), done: false };
+        if (waiting.length) waiting.shift()(c); else chunks.push(c);
+      },
+      reader: { read: () => (chunks.length ? Promise.resolve(chunks.shift()) : new Promise((r) => waiting.push(r))) },
+    };
+    return s;
   };
-  globalThis.fetch = async (url, opts) => {
+  globalThis.fetch = async (url, opts = {}) => {
     if (!d.up) throw new TypeError('Failed to fetch');
-    if (url.endsWith('/api/session')) { d.sessions += 1; return { status: 201 }; }
+    if (url.endsWith('/api/session')) {
+      d.sessions += 1;
+      const sid = `sid${d.sessions}`;
+      return { status: 201, json: async () => ({ protocol: 'tavla.v1', session: sid }) };
+    }
+    d.headers.push((opts.headers || {})['X-Tavla-Session']);
+    if (url.endsWith('/api/events')) {
+      d.stream = stream();
+      setTimeout(() => d.stream.push({ type: 'hello', protocol: 'tavla.v1', limits: { page: 1000 } }), 1);
+      return { status: 200, body: { getReader: () => d.stream.reader } };
+    }
     const m = JSON.parse(opts.body);
     d.sent.push(m);
     if (m.op === 'ping') setTimeout(() => d.stream.push({ type: 'reply', id: m.id, ok: true, result: { ts: Date.now() } }), 1);
@@ -170,6 +240,7 @@ test('a WebSocket that throws: the session goes online over HTTPS and remembers 
   assert.equal(wsTries, 1);
   assert.equal(d.sessions, 1);
   assert.equal(d.sent[0].op, 'ping');
+  assert.deepEqual([...new Set(d.headers)], ['sid1'], 'every request names the session in X-Tavla-Session');
   assert.ok(!states.includes('closed'), 'no "closed" flicker while switching transport');
   assert.equal(JSON.parse(storage.getItem('tavla.transport')).mode, 'http');
   s.stop();

@@ -1,13 +1,17 @@
 """test_58_https_fallback: tavla.v1 without WebSockets (PROTOCOL.md 1.1).
 
 A client that cannot open a WebSocket opens a session with POST
-/api/session (the session id travels only in an HttpOnly cookie), reads
+/api/session (the session id travels in an HttpOnly cookie and, for a
+browser tab that wants a session of its own, in the reply body, to be sent
+back in an X-Tavla-Session header), reads
 every server message from GET /api/events (Server-Sent Events, one `data:`
 line each) and sends requests with POST /api/send. The same dispatch runs:
 login, join with since, chat, idempotent repeats; a WebSocket client in the
 same room sees the fallback client's events and the other way round; a
 stream that drops is re-attached and, joining again with `since`, misses
-nothing; a session the server closes ends its stream with `event: close`.
+nothing; a session the server closes ends its stream with `event: close`;
+two sessions that share one cookie (two tabs of a browser) stay apart when
+each names its own in the header.
 """
 
 import asyncio
@@ -25,8 +29,9 @@ import tavlatest as tt  # noqa: E402
 class FallbackClient:
     """A blocking HTTPS-only client; an SSE reader thread fills .inbox."""
 
-    def __init__(self, d):
+    def __init__(self, d, header=False):
         self.d = d
+        self.header = header
         self.inbox = queue.Queue()
         self.stream = None
         self.thread = None
@@ -38,8 +43,21 @@ class FallbackClient:
         cookie = r.getheader("set-cookie")
         assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Strict" in cookie, cookie
         self.cookie = cookie.split(";")[0]
+        self.sid = json.loads(body)["session"]
+        assert self.cookie == "tavla_session=" + self.sid, (self.cookie, self.sid)
         c.close()
         self.n = 0
+
+    def headers(self, **more):
+        """The session as the client names it: the header (and whatever
+        cookie the browser holds, here the shared one), or the cookie."""
+        h = {"Cookie": self.cookie}
+        if self.header:
+            h["X-Tavla-Session"] = self.sid
+            if self.header is not True:
+                h["Cookie"] = self.header()
+        h.update(more)
+        return h
 
     def conn(self):
         return http.client.HTTPSConnection("127.0.0.1", self.d.port, timeout=tt.TIMEOUT,
@@ -47,7 +65,7 @@ class FallbackClient:
 
     def attach(self):
         c = self.conn()
-        c.request("GET", "/api/events", headers={"Cookie": self.cookie})
+        c.request("GET", "/api/events", headers=self.headers())
         sock = c.sock  # http.client forgets it once the response says close
         r = c.getresponse()
         assert r.status == 200, r.status
@@ -97,7 +115,7 @@ class FallbackClient:
         msg = dict(op=op, id=rid, **args)
         c = self.conn()
         c.request("POST", "/api/send", body=json.dumps(msg).encode(),
-                  headers={"Cookie": self.cookie, "Content-Type": "application/json"})
+                  headers=self.headers(**{"Content-Type": "application/json"}))
         r = c.getresponse()
         r.read()
         c.close()
@@ -167,6 +185,56 @@ class Fallback(tt.TavlaCase):
 
         got = await asyncio.get_running_loop().run_in_executor(None, resume)
         self.assertEqual(got, posted)
+
+    async def test_tabs_share_a_cookie_but_not_a_session(self):
+        # Two tabs of one browser: the second session's cookie replaces the
+        # first's in the jar, so both send it; each names its own session in
+        # X-Tavla-Session and gets its own stream, identity and replies.
+        d = self.start_daemon()
+        mod = await self.moderator(d)
+        room = (await mod.call("room.create", kind="meeting", title="Två flikar"))["room"]
+        R = room["id"]
+        await mod.join(room=R)
+
+        def scenario():
+            jar = {}
+            one = FallbackClient(d, header=lambda: jar["cookie"])
+            two = FallbackClient(d, header=lambda: jar["cookie"])
+            jar["cookie"] = two.cookie  # the newest Set-Cookie wins
+            assert one.sid != two.sid
+            for f in (one, two):
+                f.attach()
+                assert f.next(lambda k, m: k == "msg")["type"] == "hello"
+            a = one.call("join", code=room["code"], name="Flik ett")
+            b = two.call("join", code=room["code"], name="Flik två")
+            assert a["identity"]["id"] != b["identity"]["id"], (a, b)
+            # The same request id in both tabs: two requests, two identities.
+            ra = one.reply(one.send("chat.send", id="x1", room=R, text="från flik ett"))
+            rb = two.reply(two.send("chat.send", id="x1", room=R, text="från flik två"))
+            assert ra["ok"] and rb["ok"] and not rb.get("replayed"), (ra, rb)
+            assert ra["result"]["seq"] != rb["result"]["seq"]
+            # A header naming no session is refused, whatever the cookie says.
+            c = one.conn()
+            c.request("POST", "/api/send", body=b'{"op":"ping","id":"p"}',
+                      headers={"Cookie": one.cookie, "X-Tavla-Session": "nonexistent"})
+            r = c.getresponse()
+            body = json.loads(r.read())
+            c.close()
+            assert r.status == 404 and body["error"]["code"] == "not_authenticated", (r.status, body)
+            # The cookie alone still works (clients that keep to it).
+            old = FallbackClient(d)
+            old.attach()
+            assert old.next(lambda k, m: k == "msg")["type"] == "hello"
+            assert "ts" in old.call("ping")
+            for f in (one, two, old):
+                f.detach()
+            return a["identity"], b["identity"], ra["result"]["seq"], rb["result"]["seq"]
+
+        ia, ib, sa, sb = await asyncio.get_running_loop().run_in_executor(None, scenario)
+        ea = await mod.event(R, sa)
+        eb = await mod.event(R, sb)
+        self.assertEqual((ea["author"]["id"], ea["data"]["text"]), (ia["id"], "från flik ett"))
+        self.assertEqual((eb["author"]["id"], eb["data"]["text"]), (ib["id"], "från flik två"))
 
     async def test_errors(self):
         d = self.start_daemon()
