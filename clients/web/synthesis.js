@@ -580,10 +580,18 @@ export function mountParticipantSynthesis(root, app) {
           : ballot.length || v.mine ? h('span', { class: 'note__saved', text: t('saved') }) : null),
       list.length ? h('ul', { class: 'vote__items' }, list.map((it) => {
         const n = counts[it.id] || 0;
-        const add = () => cast(v, [...ballot, it.id]);
+        // The ballot as of the click, not of this render: two quick clicks
+        // must add two dots even if no render came between them.
+        const now = () => ui.ballot || ballot;
+        const add = () => {
+          const b = now();
+          if (b.length >= v.budget || dotCounts(b)[it.id] >= maxPer) return;
+          cast(v, [...b, it.id]);
+        };
         const remove = () => {
-          const i = ballot.lastIndexOf(it.id);
-          if (i >= 0) cast(v, ballot.slice(0, i).concat(ballot.slice(i + 1)));
+          const b = now();
+          const i = b.lastIndexOf(it.id);
+          if (i >= 0) cast(v, b.slice(0, i).concat(b.slice(i + 1)));
         };
         return h('li', { class: 'vote__item', 'data-item': it.id },
           h('p', { class: 'vote__name', id: `vn-${it.id}`, text: it.name }),

@@ -134,17 +134,35 @@ test('synthesis: suggestions, select-and-assign, dot voting at 360 px, ranked re
     }
     await loc.locator('li.note--synth', { hasText: text }).waitFor();
   }
-  // A note moved with the arrow keys: right, then back left.
+  // A note moved with the arrow keys: left, then back right. Each step
+  // waits for the daemon's acknowledgement (the live region's "moved to"),
+  // so the undo below is sure to find the right move last on the stack.
+  const live = M.locator('#live');
+  const moved = async (steps) => {
+    try {
+      await steps();
+    } catch (e) {
+      await shot(M, 'synthesis-keys-failed');
+      console.log('keyboard moves failed; error line:', await M.locator('p.error').textContent(),
+        'live:', await live.textContent());
+      throw e;
+    }
+  };
   const young = unga.locator('li.note--synth');
-  await young.focus();
-  await M.keyboard.press('ArrowLeft');
-  await cykel.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
-  await M.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).focus();
-  await M.keyboard.press('ArrowRight');
-  await unga.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
-  // Undo takes the last move back.
-  await M.locator('[data-key="syn-undo"]').click();
-  await cykel.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
+  await moved(async () => {
+    await young.focus();
+    await M.keyboard.press('ArrowLeft');
+    await live.filter({ hasText: 'flyttade till Cykel' }).waitFor();
+    await cykel.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
+    await M.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).focus();
+    await M.keyboard.press('ArrowRight');
+    await live.filter({ hasText: 'flyttade till Unga' }).waitFor();
+    await unga.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
+    // Undo takes the last move back.
+    await M.locator('[data-key="syn-undo"]').click();
+    await live.filter({ hasText: 'Ångrade ändring' }).waitFor();
+    await cykel.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
+  });
   // Dragging does the same with a mouse.
   await cykel.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).dragTo(unga.locator('h3'));
   try {
@@ -219,7 +237,14 @@ test('synthesis: suggestions, select-and-assign, dot voting at 360 px, ranked re
   const popup = M.context().waitForEvent('page').catch(() => null);
   await M.getByRole('button', { name: 'CSV', exact: true }).click();
   const link = M.locator('.exports__links a[data-format="csv"]');
-  await link.waitFor();
+  try {
+    await link.waitFor();
+  } catch (e) {
+    await shot(M, 'synthesis-export-failed');
+    console.log('export failed; error line:', await M.locator('p.error').textContent(),
+      'live:', await live.textContent());
+    throw e;
+  }
   await popup;
   const href = await link.getAttribute('href');
   assert.match(href, /\/export\?t=/);
