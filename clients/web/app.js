@@ -11,7 +11,7 @@
 // Development: ?ws=wss://127.0.0.1:PORT/ws points the page at another
 // daemon than the one that served it (docs/web-client.md).
 
-import { h, field } from './dom.js';
+import { h, field, busy } from './dom.js';
 import { t, getLang, setLang, LANGS } from './i18n.js';
 import { Session, defaultUrl } from './protocol.js';
 import { createRoom, applyEvent, isMine } from './state.js';
@@ -49,8 +49,10 @@ let scheduled = false;
 function scheduleRender() {
   if (scheduled) return;
   scheduled = true;
+  busy(1);
   requestAnimationFrame(() => {
     scheduled = false;
+    busy(-1);
     if (!app.view || !app.model) return;
     // The room's kind is known once its first event or the join reply came.
     if ((app.view.kind === 'meeting') !== isMeeting()) { remount(); return; }

@@ -69,3 +69,12 @@ export function field(id, labelText, control) {
   control.id = id;
   return h('div', { class: 'field' }, h('label', { for: id, text: labelText }), control);
 }
+
+/* Work the page still has to do (a render scheduled, a result being
+ * fetched): the count is kept on <html data-pending>, so a test (or an
+ * observer) can wait until the page has caught up before acting on it. */
+let pending = 0;
+export function busy(delta) {
+  pending = Math.max(0, pending + delta);
+  document.documentElement.dataset.pending = String(pending);
+}

@@ -20,7 +20,7 @@
 //  3. Fields the user is typing in survive redraws: their value lives in
 //     ui.drafts, keyed by the field's data-key.
 
-import { h, redraw, focusKey, field } from './dom.js';
+import { h, redraw, focusKey, field, busy } from './dom.js';
 import { t } from './i18n.js';
 import { voteOf, dotCounts, myTable, tableName } from './state.js';
 import { errorText } from './common.js';
@@ -38,12 +38,14 @@ function resultKeeper(app, onChange) {
     k.scope = scope;
     k.rev = m.synthRev;
     k.seq = m.seq;
-    clearTimeout(k.timer);
+    if (k.timer) clearTimeout(k.timer);
+    else busy(1);
     k.timer = setTimeout(() => {
-      if (app.session.state !== 'online') { k.rev = -1; return; }
+      k.timer = null;
+      if (app.session.state !== 'online') { k.rev = -1; busy(-1); return; }
       app.session.request('synthesis.result', { room: m.id, scope }).then((r) => {
         if (k.scope === scope) { k.data = r; k.error = null; onChange(); }
-      }, (e) => { k.error = e; onChange(); });
+      }, (e) => { k.error = e; onChange(); }).finally(() => busy(-1));
     }, REFRESH_MS);
   };
   return k;

@@ -136,3 +136,12 @@ export async function columnsBoard(M, title, columns) {
   await M.getByRole('button', { name: 'Skriva', exact: true }).click();
   await M.locator('[data-phase="write"][aria-pressed="true"]').waitFor();
 }
+
+/* Waits until the page has caught up (no render scheduled and no result
+ * being fetched: <html data-pending="0">, see clients/web/dom.js busy())
+ * and two frames have passed, so the next click, key or drag acts on the
+ * layout the person would see. */
+export async function settle(page) {
+  await page.waitForFunction(() => (document.documentElement.dataset.pending || '0') === '0');
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}

@@ -12,7 +12,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot } from './helpers.js';
+import { launch, person, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot, settle } from './helpers.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -150,20 +150,24 @@ test('synthesis: suggestions, select-and-assign, dot voting at 360 px, ranked re
   };
   const young = unga.locator('li.note--synth');
   await moved(async () => {
+    await settle(M);
     await young.focus();
     await M.keyboard.press('ArrowLeft');
     await live.filter({ hasText: 'flyttade till Cykel' }).waitFor();
     await cykel.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
+    await settle(M);
     await M.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).focus();
     await M.keyboard.press('ArrowRight');
     await live.filter({ hasText: 'flyttade till Unga' }).waitFor();
     await unga.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
     // Undo takes the last move back.
+    await settle(M);
     await M.locator('[data-key="syn-undo"]').click();
     await live.filter({ hasText: 'Ångrade ändring' }).waitFor();
     await cykel.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
   });
   // Dragging does the same with a mouse.
+  await settle(M);
   await cykel.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).dragTo(unga.locator('h3'));
   try {
     await unga.locator('li.note--synth', { hasText: 'En mötesplats för unga' }).waitFor();
@@ -175,6 +179,7 @@ test('synthesis: suggestions, select-and-assign, dot voting at 360 px, ranked re
   await shot(M, 'moderator-synthesis');
 
   // Dot vote: 3 dots each, live totals.
+  await settle(M);
   await M.getByRole('button', { name: 'Rösta', exact: true }).click();
   await M.getByLabel('Prickar per person').fill('3');
   await M.getByRole('button', { name: 'Öppna röstningen' }).click();
@@ -234,6 +239,7 @@ test('synthesis: suggestions, select-and-assign, dot voting at 360 px, ranked re
   await M.locator('#live', { hasText: 'Version 1 publicerad' }).waitFor();
 
   // Export: the CSV link holds every note exactly once.
+  await settle(M);
   const popup = M.context().waitForEvent('page').catch(() => null);
   await M.getByRole('button', { name: 'CSV', exact: true }).click();
   const link = M.locator('.exports__links a[data-format="csv"]');
