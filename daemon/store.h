@@ -115,6 +115,7 @@ struct store_metrics {
 	uint64_t commits, commits_failed;
 	uint64_t batch_buckets[STORE_BATCH_BUCKETS + 1];
 	uint64_t batch_sum;         /* writes in committed batches */
+	uint64_t wal_pages;         /* pages appended to the WAL by the writer */
 	size_t pending;
 };
 /* A consistent copy (the writer's mutex is held while copying). Thread: loop. */
