@@ -8,16 +8,12 @@
  * transaction, so under load one fsync covers hundreds of writes, and at
  * light load a lone write commits at once (no timer, no waiting to batch).
  *
- * Why checkpoints have their own thread: SQLite's automatic checkpoint
- * runs inside the COMMIT that crosses wal_autocheckpoint frames, copying
- * pages to the database file and fsyncing it while every write queued
- * behind that commit waits. The checkpointer thread does this on its own
- * connection (PASSIVE: it never blocks the writer), woken by the writer's
- * WAL hook; durability is unchanged, since a commit is durable once its
- * WAL frames are synced. A passive checkpoint cannot reset the WAL while
- * commits keep appending to it, so past CKPT_WRITER_FRAMES the writer
- * backfills the remainder itself (little, as the checkpointer did most)
- * and the next transaction starts the WAL over.
+ * Why checkpoints stay in the writer: a checkpointer thread of its own
+ * (passive, on its own connection) was measured and was slower on two
+ * cores (bench/RESULTS.md): its CPU and its fsync of the database file
+ * compete with the writer's. The writer's WAL hook checkpoints as SQLite's
+ * automatic checkpoint would (every CKPT_FRAMES) and counts the pages each
+ * commit appends (tavla_wal_pages_total).
  *
  * Why requests_recent: the idempotency key (identity, client id) puts
  * each identity's records in its own part of the requests B-tree, so a
@@ -225,12 +221,6 @@ struct store {
 	int stop;
 
 	pthread_t thread;
-	/* The checkpointer: its connection, and its wake-up under ck_mu. */
-	sqlite3 *ck;
-	pthread_t ck_thread;
-	pthread_mutex_t ck_mu;
-	pthread_cond_t ck_cv;
-	int ck_wanted, ck_stop, ck_started;
 	uv_async_t async;
 	/* Writer-thread only: last stored seq per room (see file comment). */
 	struct map heads;
@@ -334,52 +324,24 @@ static int prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **st, i
 	return 0;
 }
 
-/* ---- the checkpointer thread ---------------------------------------------- */
+/* ---- checkpoints ------------------------------------------------------------ */
 
-/* WAL frames (pages) after which the checkpointer copies them into the
- * database file (SQLite's own default interval), and after which the
- * writer finishes that copy itself so that the WAL can start over. */
+/* WAL frames (pages) after which the writer copies them into the database
+ * file: SQLite's own default interval. */
 #define CKPT_FRAMES 1000
-#define CKPT_WRITER_FRAMES 8000
 
-/* The writer connection's WAL hook: runs in the writer thread after each
- * COMMIT, with the WAL's size in frames. Returns SQLITE_OK (the commit
- * stands whatever a checkpoint does). */
+/* The writer connection's WAL hook (it replaces SQLite's automatic
+ * checkpoint): runs in the writer thread after each COMMIT with the WAL's
+ * size in frames. Returns SQLITE_OK (the commit stands whatever the
+ * checkpoint does; a failed one is tried again after the next commit). */
 static int on_wal(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct store *s = arg;
 	s->wal_added += (uint64_t)(frames >= s->wal_last ? frames - s->wal_last : frames);
 	s->wal_last = frames;
-	if (frames >= CKPT_WRITER_FRAMES) {
+	if (frames >= CKPT_FRAMES)
 		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	} else if (frames >= CKPT_FRAMES) {
-		pthread_mutex_lock(&s->ck_mu);
-		s->ck_wanted = 1;
-		pthread_cond_signal(&s->ck_cv);
-		pthread_mutex_unlock(&s->ck_mu);
-	}
 	return SQLITE_OK;
-}
-
-static void *ckpt_main(void *arg)
-{
-	struct store *s = arg;
-	pthread_mutex_lock(&s->ck_mu);
-	for (;;) {
-		while (!s->ck_wanted && !s->ck_stop)
-			pthread_cond_wait(&s->ck_cv, &s->ck_mu);
-		if (s->ck_stop)
-			break;
-		s->ck_wanted = 0;
-		pthread_mutex_unlock(&s->ck_mu);
-		int rc = sqlite3_wal_checkpoint_v2(s->ck, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-						   NULL);
-		if (rc != SQLITE_OK && rc != SQLITE_BUSY) /* e.g. disk full: try next time */
-			log_warn("store.checkpoint_failed", "code=%s", tv_err_name(sql_err(rc)));
-		pthread_mutex_lock(&s->ck_mu);
-	}
-	pthread_mutex_unlock(&s->ck_mu);
-	return NULL;
 }
 
 /* ---- the writer thread ------------------------------------------------------ */
@@ -863,24 +825,19 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_opts *o,
 	map_init(&s->recent);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	pthread_mutex_init(&s->ck_mu, NULL);
-	pthread_cond_init(&s->ck_cv, NULL);
 	int rc = store__open_db(&s->wr, o->path, o->sync_full, err, errlen);
 	if (!rc)
 		rc = store__migrate(s->wr, err, errlen);
 	if (!rc)
 		rc = store__open_db(&s->rd, o->path, o->sync_full, err, errlen);
-	if (!rc)
-		rc = store__open_db(&s->ck, o->path, o->sync_full, err, errlen);
 	if (!rc) {
-		/* Checkpoints belong to the checkpointer (file comment): none
-		 * in the writer's commits (the hook replaces SQLite's automatic
-		 * one) or in the read connection's token touches. The writer
-		 * keeps its working set (B-tree interior pages, recent leaves,
-		 * the index pages of active identities) in a larger cache. */
+		/* Checkpoints belong to the writer (file comment), not to the
+		 * read connection's token touches on the loop thread. The
+		 * writer keeps its working set (B-tree interior pages, recent
+		 * leaves, the index pages of active identities) in a larger
+		 * cache than SQLite's default 2 MiB. */
 		sqlite3_wal_hook(s->wr, on_wal, s);
 		sqlite3_wal_autocheckpoint(s->rd, 0);
-		sqlite3_wal_autocheckpoint(s->ck, 0);
 		sqlite3_exec(s->wr, "PRAGMA cache_size=-32768", NULL, NULL, NULL);
 	}
 	if (!rc)
@@ -896,17 +853,12 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_opts *o,
 			sqlite3_finalize(s->ws[i]);
 		for (int i = 0; i < RD__COUNT; i++)
 			sqlite3_finalize(s->rs[i]);
-		sqlite3_close(s->ck);
 		sqlite3_close(s->wr);
 		sqlite3_close(s->rd);
 		free(s);
 		return rc;
 	}
 	s->async.data = s;
-	if (pthread_create(&s->ck_thread, NULL, ckpt_main, s) == 0)
-		s->ck_started = 1;
-	else /* still correct, only slower: the writer checkpoints at the high mark */
-		log_warn("store.no_checkpointer", "cannot start the checkpoint thread");
 	if (pthread_create(&s->thread, NULL, writer_main, s)) {
 		snprintf(err, errlen, "cannot start the writer thread");
 		return -TV_E_INTERNAL;
@@ -929,14 +881,6 @@ void store_close(struct store *s)
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->thread, NULL);
-	if (s->ck_started) {
-		pthread_mutex_lock(&s->ck_mu);
-		s->ck_stop = 1;
-		pthread_cond_signal(&s->ck_cv);
-		pthread_mutex_unlock(&s->ck_mu);
-		pthread_join(s->ck_thread, NULL);
-	}
-	sqlite3_close(s->ck);
 	on_async(&s->async); /* completions the loop has not run yet */
 	for (int i = 0; i < WR__COUNT; i++)
 		sqlite3_finalize(s->ws[i]);
@@ -948,8 +892,6 @@ void store_close(struct store *s)
 	map_free(&s->recent);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
-	pthread_mutex_destroy(&s->ck_mu);
-	pthread_cond_destroy(&s->ck_cv);
 	uv_close((uv_handle_t *)&s->async, free_on_close);
 }
 
