@@ -23,7 +23,10 @@
  * two) and the writer keeps their keys in memory (`recent`); every
  * RECENT_MERGE records it moves them into requests sorted by key in one
  * transaction of its own, where many records of one identity share a
- * leaf. A request is recognised if it is in either table.
+ * leaf. A request is recognised if it is in either table. The move holds
+ * the writes queued behind it (40-120 ms with 1,000 identities on the
+ * test machine; cutting it into eight transactions by identity cost three
+ * times as much in all, each still 30 ms and more, so it stays whole).
  *
  * Why the writer checks seq itself: seqs are assigned on the loop thread
  * when a request is accepted. If one write fails (disk full) the writes
@@ -429,6 +432,8 @@ static void recent_load(struct store *s)
  * another RECENT_MERGE / 4 records. */
 static void recent_merge(struct store *s)
 {
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = sqlite3_step(s->ws[WR_BEGIN]);
 	sqlite3_reset(s->ws[WR_BEGIN]);
 	if (rc == SQLITE_DONE) {
@@ -451,6 +456,9 @@ static void recent_merge(struct store *s)
 		s->recent_due = s->recent_n + RECENT_MERGE / 4;
 		return;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("store.requests_merged", "records=%ld ms=%.1f", s->recent_n,
+		  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	map_free(&s->recent);
 	map_init(&s->recent);
 	s->recent_ok = 1;
