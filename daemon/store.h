@@ -14,7 +14,8 @@
  *
  * The writer is the sequencer: it gives each event the room's next seq as
  * it inserts it, and it is where a repeated request is recognised (its
- * (identity, client id) is already in `requests`): such a write is not
+ * (identity, client id) is already in `requests` or `requests_recent`):
+ * such a write is not
  * applied at all and comes back with `duplicate` set and the first
  * result. Both happen on the writer's own warm connection, so the loop
  * thread reads nothing from the store on the path of a request.
@@ -27,7 +28,9 @@
  *  2. For every room, stored event seqs are 1, 2, 3, ... with no gap: the
  *     writer assigns them at insertion from the room's last stored seq, so
  *     a failed or duplicate write consumes none.
- *  3. (identity_id, client_id) is unique in requests: the idempotency key.
+ *  3. (identity_id, client_id) is unique across requests and
+ *     requests_recent together: the idempotency key (a record is appended
+ *     to requests_recent and later moved, never copied, into requests).
  *  4. No token is stored, only its SHA-256 hash.
  */
 #ifndef TV_STORE_H
