@@ -15,9 +15,8 @@
  * The writer is the sequencer: it gives each event the room's next seq as
  * it inserts it, and it is where a repeated request is recognised (its
  * (identity, client id) is already in `requests` or `requests_recent`):
- * such a write is not
- * applied at all and comes back with `duplicate` set and the first
- * result. Both happen on the writer's own warm connection, so the loop
+ * such a write is not applied at all and comes back with `duplicate` set
+ * and the first result. Both happen on the writer's own warm connection, so the loop
  * thread reads nothing from the store on the path of a request.
  *
  * Invariants:
