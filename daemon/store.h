@@ -48,6 +48,10 @@ struct store_opts {
 	const char *path;
 	int sync_full;  /* synchronous=FULL (1) or NORMAL (0) */
 	int batch_max;  /* most writes per transaction */
+	/* Move the idempotency records gathered in requests_recent (at least
+	 * 64) once the writer has been idle this long, in ms, so that light
+	 * load rarely meets a large move; 0: only when 4,096 have gathered. */
+	int idle_merge_ms;
 };
 
 /* Opens (creating and migrating) the database, starts the writer thread and

@@ -47,6 +47,7 @@ struct fx {
 	uv_loop_t loop;
 	struct store *s;
 	unsigned submitted, done, out_of_order;
+	int idle_merge_ms; /* store_opts.idle_merge_ms (0 in most tests) */
 };
 
 /* One write as a handler would embed it, with the strings it lends. */
@@ -63,7 +64,8 @@ struct tw {
 
 static void fx_open_store(struct fx *f)
 {
-	struct store_opts o = { .path = f->path, .sync_full = 0, .batch_max = 4096 };
+	struct store_opts o = { .path = f->path, .sync_full = 0, .batch_max = 4096,
+				.idle_merge_ms = f->idle_merge_ms };
 	char err[256] = "";
 	int rc = store_open(&f->s, &f->loop, &o, err, sizeof err);
 	if (rc)
@@ -568,6 +570,48 @@ static void test_requests_recent_merge(void **state)
 	assert_int_equal(count_rows(f, "requests_all"), N);
 }
 
+/* An idle writer moves what has gathered (64 records or more) after
+ * idle_merge_ms; fewer stay. */
+static void test_requests_idle_merge(void **state)
+{
+	struct fx *f = *state;
+	f->idle_merge_ms = 20;
+	fx_open_store(f);
+	enum { N = 100 };
+	struct tw *t = calloc(N, sizeof *t);
+	assert_non_null(t);
+	for (int j = 0; j < N; j++) {
+		char cid[16];
+		snprintf(cid, sizeof cid, "i%d", j);
+		tw_request(&t[j], cid, NULL);
+		submit(f, &t[j]);
+	}
+	run_until_done(f);
+	free(t);
+	long recent = -1;
+	for (int i = 0; i < 200 && recent != 0; i++) { /* up to 2 s */
+		usleep(10000);
+		recent = count_rows(f, "requests_recent");
+	}
+	assert_int_equal(recent, 0);
+	assert_int_equal(count_rows(f, "requests"), N);
+	assert_repeat(f, "i0");
+	assert_repeat(f, "i99");
+	/* The repeats added nothing; a few new records stay where they are. */
+	struct tw few[3];
+	memset(few, 0, sizeof few);
+	for (int j = 0; j < 3; j++) {
+		char cid[16];
+		snprintf(cid, sizeof cid, "k%d", j);
+		tw_request(&few[j], cid, NULL);
+		submit(f, &few[j]);
+	}
+	run_until_done(f);
+	usleep(100000);
+	assert_int_equal(count_rows(f, "requests_recent"), 3);
+	assert_repeat(f, "k2");
+}
+
 /* ---- tokens and accounts ----------------------------------------------------------- */
 
 #define DAY (86400LL * 1000)
@@ -761,6 +805,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_isolates_failure, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_request_record, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_requests_recent_merge, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_requests_idle_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_expiry, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_user_add, setup_open, teardown),
 #ifdef TAVLA_FAULT
