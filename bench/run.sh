@@ -10,6 +10,10 @@
 #   bench/run.sh full     also idle (5000 connections, fresh daemon),
 #                         write (100 writers / 10 rooms) and resume
 #                         (1000 clients x 100 missed events)
+#   bench/run.sh write    only durable writes: 100 writers / 10 rooms,
+#                         1000 writers / 100 rooms (closed loop) and 5
+#                         writers at 1 note/s each (light load), then the
+#                         daemon's WAL pages per write from /metrics
 #
 # Environment: DURATION (seconds of load per fan-out run, default 10),
 # SUBS (default 1000), THREADS (generator loops, default 1), OUT (directory
@@ -46,7 +50,7 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 echo "== build"
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j2 --target tavlad tavla-bench >/dev/null
-if [ ! -d "$root/bench/baseline/node_modules/ws" ]; then
+if [ "$mode" != write ] && [ ! -d "$root/bench/baseline/node_modules/ws" ]; then
 	(cd "$root/bench/baseline" && npm install --no-audit --no-fund >/dev/null)
 fi
 
@@ -74,6 +78,29 @@ start_tavlad() {
 tport=$(free_port)
 start_tavlad "$work/data" "$tport"
 ca="$work/data/tls/cert.pem"
+
+if [ "$mode" = write ]; then
+	export TAVLA_BENCH_PASSWORD=bench-password-1
+	echo "== load: $(uptime)"
+	for wr in "100 10" "1000 100"; do
+		set -- $wr
+		echo "== write: tavla-bench write --writers $1 --rooms $2 --duration $DURATION"
+		timeout 120 "$root/build/tavla-bench" write --writers "$1" --rooms "$2" \
+			--duration "$DURATION" --port "$tport" --user bench --pid "$tpid" --ca "$ca" \
+			--json | tee "$OUT/write-$1.txt" | tail -n 1 >"$OUT/write-$1.json"
+		sed '$d' "$OUT/write-$1.txt"
+	done
+	echo "== write: tavla-bench write --writers 5 --rooms 5 --rate 1 --duration 20"
+	timeout 120 "$root/build/tavla-bench" write --writers 5 --rooms 5 --rate 1 --duration 20 \
+		--port "$tport" --user bench --pid "$tpid" --ca "$ca" --json \
+		| tee "$OUT/write-light.txt" | tail -n 1 >"$OUT/write-light.json"
+	sed '$d' "$OUT/write-light.txt"
+	echo "== /metrics"
+	curl -sk "https://127.0.0.1:$tport/metrics" \
+		| grep -E '^tavla_(wal_pages_total|commit_batch_writes_(sum|count)|commit_seconds_(sum|count)) '
+	echo "== load: $(uptime)"
+	exit 0
+fi
 
 nport=$(free_port)
 node "$root/bench/baseline/server.js" --cert "$ca" --key "$work/data/tls/key.pem" \

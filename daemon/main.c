@@ -411,7 +411,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct store_opts so = { d.db_path, strcmp(d.cfg.sync_mode, "full") == 0,
-				 (int)d.cfg.commit_batch_max };
+				 (int)d.cfg.commit_batch_max, 100 };
 	if (store_open(&srv->store, &d.loop, &so, err, sizeof err)) {
 		fprintf(stderr, "tavlad: store: %s\n", err);
 		return 1;

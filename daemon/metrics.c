@@ -193,6 +193,8 @@ char *metrics_render(struct tv_server *srv, int cert_loaded, size_t *len)
 	histogram(&o, "commit_batch_writes", "writes per group commit", sm.batch_bounds ?
 		  sm.batch_bounds : queue_bounds, STORE_BATCH_BUCKETS, sm.batch_buckets,
 		  (double)sm.batch_sum, sm.commits);
+	head(&o, "wal_pages_total", "counter", "database pages the writer appended to the WAL (4 KiB each)");
+	put(&o, "tavla_wal_pages_total %llu\n", (unsigned long long)sm.wal_pages);
 	head(&o, "commits_failed_total", "counter", "group commits rolled back (disk full, I/O error)");
 	put(&o, "tavla_commits_failed_total %llu\n", (unsigned long long)sm.commits_failed);
 	head(&o, "store_pending_writes", "gauge", "writes queued or being committed");

@@ -8,6 +8,29 @@
  * transaction, so under load one fsync covers hundreds of writes, and at
  * light load a lone write commits at once (no timer, no waiting to batch).
  *
+ * Why checkpoints stay in the writer: a checkpointer thread of its own
+ * (passive, on its own connection) was measured and was slower on two
+ * cores (bench/RESULTS.md): its CPU and its fsync of the database file
+ * compete with the writer's. The writer's WAL hook checkpoints as SQLite's
+ * automatic checkpoint would (every CKPT_FRAMES) and counts the pages each
+ * commit appends (tavla_wal_pages_total).
+ *
+ * Why requests_recent: the idempotency key (identity, client id) puts
+ * each identity's records in its own part of the requests B-tree, so a
+ * commit of N writes from N people rewrote N leaf pages of it (4 KiB of
+ * WAL each, for a 100-byte row). New records are appended to
+ * requests_recent instead (rowid order: a commit touches its last page or
+ * two) and the writer keeps their keys in memory (`recent`); every
+ * RECENT_MERGE records it moves them into requests sorted by key in one
+ * transaction of its own, where many records of one identity share a
+ * leaf. A request is recognised if it is in either table. The move holds
+ * the writes queued behind it (40-120 ms with 1,000 identities on the
+ * test machine; cutting it into eight transactions by identity cost three
+ * times as much in all, each still 30 ms and more, so it stays whole).
+ * So that light load, where nothing else would make a write wait, rarely
+ * meets a move, the writer also moves what has gathered (RECENT_IDLE_MIN
+ * or more) once it has been idle for store_opts.idle_merge_ms.
+ *
  * Why the writer checks seq itself: seqs are assigned on the loop thread
  * when a request is accepted. If one write fails (disk full) the writes
  * queued behind it for the same room carry later seqs; storing them would
@@ -90,6 +113,24 @@ static const char *const migrations[] = {
 	"CREATE TABLE seen("
 	"  identity_id TEXT NOT NULL, room_id TEXT NOT NULL, seq INTEGER NOT NULL,"
 	"  PRIMARY KEY (identity_id, room_id)) WITHOUT ROWID;",
+	/* 3 -> 4: new idempotency records are appended to requests_recent
+	 * (rowid order, no index) and moved into requests in key order, many
+	 * at a time (see "Why requests_recent" above); requests_all is both,
+	 * for reading by hand. events_by_author goes: it cost every commit one
+	 * rewritten leaf per author, for the sake of `tavlad admin` export
+	 * and erasure of one identity, which run with the daemon stopped and
+	 * now read the events table through (about a second per million
+	 * events). */
+	"CREATE TABLE requests_recent("
+	"  id INTEGER PRIMARY KEY, identity_id TEXT NOT NULL, client_id TEXT NOT NULL,"
+	"  fingerprint BLOB NOT NULL, result TEXT NOT NULL, room_id TEXT,"
+	"  created INTEGER NOT NULL);"
+	"CREATE VIEW requests_all AS"
+	"  SELECT identity_id, client_id, fingerprint, result, room_id, created FROM requests"
+	"  UNION ALL"
+	"  SELECT identity_id, client_id, fingerprint, result, room_id, created"
+	"  FROM requests_recent;"
+	"DROP INDEX events_by_author;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -122,6 +163,8 @@ static const char *const rd_sql[RD__COUNT] = {
 	[RD_EVENTS] = "SELECT seq, ts, author_id, author_name, kind, data FROM events"
 		" WHERE room_id = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq LIMIT ?4",
 	[RD_REQUEST] = "SELECT fingerprint, result FROM requests"
+		" WHERE identity_id = ?1 AND client_id = ?2"
+		" UNION ALL SELECT fingerprint, result FROM requests_recent"
 		" WHERE identity_id = ?1 AND client_id = ?2",
 	[RD_CODE] = "SELECT 1 FROM rooms WHERE code = ?1",
 };
@@ -129,7 +172,8 @@ static const char *const rd_sql[RD__COUNT] = {
 enum wr_stmt {
 	WR_BEGIN, WR_COMMIT, WR_ROLLBACK, WR_ROOM, WR_IDENTITY, WR_TOKEN, WR_MEMBER,
 	WR_EVENT, WR_REQUEST, WR_HEAD, WR_MEMBER_SET, WR_REQUEST_GET, WR_PROBE,
-	WR_SEARCH_DOC, WR_SEARCH_FTS, WR_SEEN, WR__COUNT
+	WR_SEARCH_DOC, WR_SEARCH_FTS, WR_SEEN, WR_RECENT_GET, WR_RECENT_SCAN, WR_RECENT_LIST, WR_MERGE,
+	WR_MERGE_CLEAR, WR__COUNT
 };
 static const char *const wr_sql[WR__COUNT] = {
 	[WR_BEGIN] = "BEGIN IMMEDIATE",
@@ -144,7 +188,7 @@ static const char *const wr_sql[WR__COUNT] = {
 		" VALUES (?1, ?2, ?3, ?4)",
 	[WR_EVENT] = "INSERT INTO events(room_id, seq, ts, author_id, author_name, kind, data)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[WR_REQUEST] = "INSERT INTO requests(identity_id, client_id, fingerprint, result,"
+	[WR_REQUEST] = "INSERT INTO requests_recent(identity_id, client_id, fingerprint, result,"
 		" room_id, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[WR_HEAD] = "SELECT coalesce(max(seq),0) FROM events WHERE room_id = ?1",
 	[WR_MEMBER_SET] = "INSERT OR REPLACE INTO members(room_id, identity_id, role, joined)"
@@ -157,6 +201,15 @@ static const char *const wr_sql[WR__COUNT] = {
 		" VALUES (last_insert_rowid(), ?1, ?2)",
 	[WR_SEEN] = "INSERT INTO seen(identity_id, room_id, seq) VALUES (?1, ?2, ?3)"
 		" ON CONFLICT (identity_id, room_id) DO UPDATE SET seq = max(seq, excluded.seq)",
+	[WR_RECENT_GET] = "SELECT fingerprint, result FROM requests_recent"
+		" WHERE id = ?1 AND identity_id = ?2 AND client_id = ?3",
+	[WR_RECENT_SCAN] = "SELECT fingerprint, result FROM requests_recent"
+		" WHERE identity_id = ?2 AND client_id = ?3",
+	[WR_RECENT_LIST] = "SELECT id, identity_id, client_id FROM requests_recent",
+	[WR_MERGE] = "INSERT INTO requests(identity_id, client_id, fingerprint, result, room_id,"
+		" created) SELECT identity_id, client_id, fingerprint, result, room_id, created"
+		" FROM requests_recent ORDER BY identity_id, client_id",
+	[WR_MERGE_CLEAR] = "DELETE FROM requests_recent",
 };
 
 /* Histogram bounds (upper, inclusive) of the writer's measurements. */
@@ -170,7 +223,7 @@ static const double batch_bounds[STORE_BATCH_BUCKETS] = {
 struct store {
 	sqlite3 *rd, *wr;
 	sqlite3_stmt *rs[RD__COUNT], *ws[WR__COUNT];
-	int batch_max;
+	int batch_max, idle_merge_ms;
 
 	/* Shared between the loop and the writer, under mu. */
 	pthread_mutex_t mu;
@@ -184,6 +237,16 @@ struct store {
 	uv_async_t async;
 	/* Writer-thread only: last stored seq per room (see file comment). */
 	struct map heads;
+	/* Writer-thread only: every key in requests_recent ("identity \x1f
+	 * client id" -> rowid) while recent_ok; recent_n rows were added since
+	 * the last merge, and the next merge is due at recent_due. */
+	struct map recent;
+	int recent_ok;
+	long recent_n, recent_due;
+	/* Writer-thread only: WAL size after the last commit, and the frames
+	 * the current batch appended (for the metrics). */
+	int wal_last;
+	uint64_t wal_added;
 	/* Measured by the writer, read by store_metrics(); under mu. */
 	struct store_metrics m;
 };
@@ -274,6 +337,26 @@ static int prepare_all(sqlite3 *db, const char *const *sql, sqlite3_stmt **st, i
 	return 0;
 }
 
+/* ---- checkpoints ------------------------------------------------------------ */
+
+/* WAL frames (pages) after which the writer copies them into the database
+ * file: SQLite's own default interval. */
+#define CKPT_FRAMES 1000
+
+/* The writer connection's WAL hook (it replaces SQLite's automatic
+ * checkpoint): runs in the writer thread after each COMMIT with the WAL's
+ * size in frames. Returns SQLITE_OK (the commit stands whatever the
+ * checkpoint does; a failed one is tried again after the next commit). */
+static int on_wal(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store *s = arg;
+	s->wal_added += (uint64_t)(frames >= s->wal_last ? frames - s->wal_last : frames);
+	s->wal_last = frames;
+	if (frames >= CKPT_FRAMES)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
 /* ---- the writer thread ------------------------------------------------------ */
 
 static int step_done(sqlite3_stmt *st)
@@ -313,13 +396,86 @@ void store_write_release(struct store_write *w)
 	w->reply = NULL;
 }
 
-/* A request already done: fills w->duplicate, its fingerprint and reply.
- * Returns 1 when it was, 0 when not, negative on error. */
-static int find_request(struct store *s, struct store_write *w)
+/* ---- requests_recent (file comment) ---- */
+
+/* RECENT_MERGE: records moved at a time; RECENT_KEY: the key's size. */
+#define RECENT_MERGE 4096
+#define RECENT_IDLE_MIN 64
+#define RECENT_KEY (TV_ID_LEN + TV_ID_MAX_BYTES + 2)
+
+static void recent_key(char *key, const char *identity_id, const char *client_id)
 {
-	sqlite3_stmt *st = s->ws[WR_REQUEST_GET];
-	sqlite3_bind_text(st, 1, w->request.identity_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, w->request.client_id, -1, SQLITE_STATIC);
+	snprintf(key, RECENT_KEY, "%s\x1f%s", identity_id, client_id);
+}
+
+/* Rebuilds `recent` from the table (at start, and after a rollback that
+ * may have left keys of rows that are gone). On failure recent_ok stays 0
+ * and find_request scans the table instead: slower, still exact. */
+static void recent_load(struct store *s)
+{
+	sqlite3_stmt *st = s->ws[WR_RECENT_LIST];
+	char key[RECENT_KEY];
+	int rc;
+	map_free(&s->recent);
+	map_init(&s->recent);
+	s->recent_ok = 0;
+	s->recent_n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(st, 1);
+		const char *cid = (const char *)sqlite3_column_text(st, 2);
+		recent_key(key, id ? id : "", cid ? cid : "");
+		if (map_put(&s->recent, key, (void *)(uintptr_t)sqlite3_column_int64(st, 0)))
+			break;
+		s->recent_n++;
+	}
+	sqlite3_reset(st);
+	s->recent_ok = rc == SQLITE_DONE;
+	s->recent_due = RECENT_MERGE;
+}
+
+/* Moves requests_recent into requests in its own transaction. A failure
+ * (disk full) leaves both tables as they were; it is tried again after
+ * another RECENT_MERGE / 4 records. */
+static void recent_merge(struct store *s)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = sqlite3_step(s->ws[WR_BEGIN]);
+	sqlite3_reset(s->ws[WR_BEGIN]);
+	if (rc == SQLITE_DONE) {
+		rc = sqlite3_step(s->ws[WR_MERGE]);
+		sqlite3_reset(s->ws[WR_MERGE]);
+	}
+	if (rc == SQLITE_DONE) {
+		rc = sqlite3_step(s->ws[WR_MERGE_CLEAR]);
+		sqlite3_reset(s->ws[WR_MERGE_CLEAR]);
+	}
+	if (rc == SQLITE_DONE) {
+		rc = sqlite3_step(s->ws[WR_COMMIT]);
+		sqlite3_reset(s->ws[WR_COMMIT]);
+	}
+	if (rc != SQLITE_DONE) {
+		log_warn("store.requests_merge_failed", "code=%s records=%ld",
+			 tv_err_name(sql_err(rc)), s->recent_n);
+		if (!sqlite3_get_autocommit(s->wr))
+			step_done(s->ws[WR_ROLLBACK]);
+		s->recent_due = s->recent_n + RECENT_MERGE / 4;
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("store.requests_merged", "records=%ld ms=%.1f", s->recent_n,
+		  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	map_free(&s->recent);
+	map_init(&s->recent);
+	s->recent_ok = 1;
+	s->recent_n = 0;
+	s->recent_due = RECENT_MERGE;
+}
+
+/* Reads one stored request from st (bound, not yet stepped) into w.
+ * Returns 1 when found, 0 when not, negative on error; resets st. */
+static int take_request(sqlite3_stmt *st, struct store_write *w)
+{
 	int rc = sqlite3_step(st), ret = 0;
 	if (rc == SQLITE_ROW) {
 		const void *fp = sqlite3_column_blob(st, 0);
@@ -336,6 +492,33 @@ static int find_request(struct store *s, struct store_write *w)
 	}
 	sqlite3_reset(st);
 	return ret;
+}
+
+/* A request already done: fills w->duplicate, its fingerprint and reply.
+ * Looks in requests_recent (by rowid when `recent` knows the key, by a
+ * scan when recent_ok is 0), then in requests. Returns 1 when it was, 0
+ * when not, negative on error. */
+static int find_request(struct store *s, struct store_write *w)
+{
+	const char *id = w->request.identity_id, *cid = w->request.client_id;
+	char key[RECENT_KEY];
+	sqlite3_stmt *st;
+	int ret;
+	recent_key(key, id, cid);
+	void *row = map_get(&s->recent, key);
+	if (row || !s->recent_ok) {
+		st = s->ws[row ? WR_RECENT_GET : WR_RECENT_SCAN];
+		if (row)
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)(uintptr_t)row);
+		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, cid, -1, SQLITE_STATIC);
+		if ((ret = take_request(st, w)))
+			return ret;
+	}
+	st = s->ws[WR_REQUEST_GET];
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, cid, -1, SQLITE_STATIC);
+	return take_request(st, w);
 }
 
 /* result + "seq":N, as every append's reply carries it. */
@@ -474,6 +657,11 @@ static int apply(struct store *s, struct store_write *w)
 		sqlite3_bind_int64(st, 6, w->now_ms);
 		if ((rc = step_done(st)))
 			return rc;
+		char key[RECENT_KEY];
+		recent_key(key, w->request.identity_id, w->request.client_id);
+		if (map_put(&s->recent, key, (void *)(uintptr_t)sqlite3_last_insert_rowid(s->wr)))
+			return -TV_E_INTERNAL;
+		s->recent_n++;
 	}
 	return 0;
 }
@@ -502,6 +690,7 @@ static int commit_batch(struct store *s, struct store_write *first, struct store
 		step_done(s->ws[WR_ROLLBACK]);
 		map_free(&s->heads);
 		map_init(&s->heads);
+		recent_load(s); /* it may name rows that were rolled back */
 		return rc;
 	}
 	(void)TV_FAULT("store.after_commit"); /* abort action only */
@@ -531,6 +720,8 @@ static void finish(struct store *s, struct store_write *first, struct store_writ
 		s->m.batch_buckets[bucket(batch_bounds, STORE_BATCH_BUCKETS, n)]++;
 		s->m.batch_sum += (uint64_t)n;
 	}
+	s->m.wal_pages += s->wal_added;
+	s->wal_added = 0;
 	if (s->d_tail)
 		s->d_tail->next = first;
 	else
@@ -543,10 +734,29 @@ static void finish(struct store *s, struct store_write *first, struct store_writ
 static void *writer_main(void *arg)
 {
 	struct store *s = arg;
+	recent_load(s);
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
-		while (!s->q_head && !s->stop)
-			pthread_cond_wait(&s->cv, &s->mu);
+		while (!s->q_head && !s->stop) {
+			/* Idle with records gathered (and no failed move pending
+			 * its retry): move them if nothing arrives meanwhile. */
+			if (s->idle_merge_ms > 0 && s->recent_n >= RECENT_IDLE_MIN &&
+			    s->recent_due == RECENT_MERGE) {
+				struct timespec until;
+				clock_gettime(CLOCK_MONOTONIC, &until);
+				until.tv_nsec += (long)(s->idle_merge_ms % 1000) * 1000000L;
+				until.tv_sec += s->idle_merge_ms / 1000 + until.tv_nsec / 1000000000L;
+				until.tv_nsec %= 1000000000L;
+				if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT &&
+				    !s->q_head && !s->stop) {
+					pthread_mutex_unlock(&s->mu);
+					recent_merge(s);
+					pthread_mutex_lock(&s->mu);
+				}
+			} else {
+				pthread_cond_wait(&s->cv, &s->mu);
+			}
+		}
 		if (!s->q_head) {
 			pthread_mutex_unlock(&s->mu);
 			break;
@@ -587,6 +797,8 @@ static void *writer_main(void *arg)
 		if (rc && n == 1)
 			log_warn("store.write_failed", "code=%s", tv_err_name(rc));
 		finish(s, first, last, secs, n, rc != 0);
+		if (s->recent_n >= s->recent_due) /* the writes queued meanwhile wait */
+			recent_merge(s);
 	}
 	return NULL;
 }
@@ -647,14 +859,30 @@ int store_open(struct store **out, uv_loop_t *loop, const struct store_opts *o,
 		return -TV_E_INTERNAL;
 	}
 	s->batch_max = o->batch_max > 0 ? o->batch_max : 1;
+	s->idle_merge_ms = o->idle_merge_ms;
 	map_init(&s->heads);
+	map_init(&s->recent);
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
+	pthread_condattr_t ca; /* the idle wait measures on the monotonic clock */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	int rc = store__open_db(&s->wr, o->path, o->sync_full, err, errlen);
 	if (!rc)
 		rc = store__migrate(s->wr, err, errlen);
 	if (!rc)
 		rc = store__open_db(&s->rd, o->path, o->sync_full, err, errlen);
+	if (!rc) {
+		/* Checkpoints belong to the writer (file comment), not to the
+		 * read connection's token touches on the loop thread. The
+		 * writer keeps its working set (B-tree interior pages, recent
+		 * leaves, the index pages of active identities) in a larger
+		 * cache than SQLite's default 2 MiB. */
+		sqlite3_wal_hook(s->wr, on_wal, s);
+		sqlite3_wal_autocheckpoint(s->rd, 0);
+		sqlite3_exec(s->wr, "PRAGMA cache_size=-32768", NULL, NULL, NULL);
+	}
 	if (!rc)
 		rc = prepare_all(s->wr, wr_sql, s->ws, WR__COUNT, err, errlen);
 	if (!rc)
@@ -704,6 +932,7 @@ void store_close(struct store *s)
 	sqlite3_close(s->wr);
 	sqlite3_close(s->rd);
 	map_free(&s->heads);
+	map_free(&s->recent);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	uv_close((uv_handle_t *)&s->async, free_on_close);

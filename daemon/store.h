@@ -14,9 +14,9 @@
  *
  * The writer is the sequencer: it gives each event the room's next seq as
  * it inserts it, and it is where a repeated request is recognised (its
- * (identity, client id) is already in `requests`): such a write is not
- * applied at all and comes back with `duplicate` set and the first
- * result. Both happen on the writer's own warm connection, so the loop
+ * (identity, client id) is already in `requests` or `requests_recent`):
+ * such a write is not applied at all and comes back with `duplicate` set
+ * and the first result. Both happen on the writer's own warm connection, so the loop
  * thread reads nothing from the store on the path of a request.
  *
  * Invariants:
@@ -27,7 +27,9 @@
  *  2. For every room, stored event seqs are 1, 2, 3, ... with no gap: the
  *     writer assigns them at insertion from the room's last stored seq, so
  *     a failed or duplicate write consumes none.
- *  3. (identity_id, client_id) is unique in requests: the idempotency key.
+ *  3. (identity_id, client_id) is unique across requests and
+ *     requests_recent together: the idempotency key (a record is appended
+ *     to requests_recent and later moved, never copied, into requests).
  *  4. No token is stored, only its SHA-256 hash.
  */
 #ifndef TV_STORE_H
@@ -46,6 +48,10 @@ struct store_opts {
 	const char *path;
 	int sync_full;  /* synchronous=FULL (1) or NORMAL (0) */
 	int batch_max;  /* most writes per transaction */
+	/* Move the idempotency records gathered in requests_recent (at least
+	 * 64) once the writer has been idle this long, in ms, so that light
+	 * load rarely meets a large move; 0: only when 4,096 have gathered. */
+	int idle_merge_ms;
 };
 
 /* Opens (creating and migrating) the database, starts the writer thread and
@@ -115,6 +121,7 @@ struct store_metrics {
 	uint64_t commits, commits_failed;
 	uint64_t batch_buckets[STORE_BATCH_BUCKETS + 1];
 	uint64_t batch_sum;         /* writes in committed batches */
+	uint64_t wal_pages;         /* pages appended to the WAL by the writer */
 	size_t pending;
 };
 /* A consistent copy (the writer's mutex is held while copying). Thread: loop. */

@@ -372,6 +372,7 @@ int store__room_delete(sqlite3 *db, const char *room_id)
 		"DELETE FROM events WHERE room_id = ?1",
 		"DELETE FROM members WHERE room_id = ?1",
 		"DELETE FROM requests WHERE room_id = ?1",
+		"DELETE FROM requests_recent WHERE room_id = ?1",
 		"DELETE FROM rooms WHERE id = ?1",
 	};
 	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++)
@@ -763,6 +764,7 @@ int store_admin_erase_identity(const char *db_path, const char *id, char *err, s
 		"DELETE FROM tokens WHERE identity_id = ?1",
 		"DELETE FROM accounts WHERE identity_id = ?1",
 		"DELETE FROM requests WHERE identity_id = ?1",
+		"DELETE FROM requests_recent WHERE identity_id = ?1",
 		"UPDATE identities SET name = '" ERASED_NAME "' WHERE id = ?1",
 	};
 	for (size_t i = 0; !rc && i < sizeof sql / sizeof sql[0]; i++)

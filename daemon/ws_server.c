@@ -752,8 +752,12 @@ int ws_server_start(struct tv_server *srv, const char *cert, const char *key, ch
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
+	/* DISABLE_OS_CA_CERTS: tavlad asks no client for a certificate and
+	 * connects to nobody, so the system's CA bundle (~150 certificates,
+	 * ~240 M instructions of ASN.1 decoding at start-up) is not loaded. */
 	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE;
+		       LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
+		       LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 	if (!v6)
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.foreign_loops = ws->loops;

@@ -367,16 +367,41 @@ json_t *tv_req_strings(const struct tv_request *req, const char *field)
 	return json_is_array(v) ? v : NULL;
 }
 
+/* A growing buffer for json_dump_callback (canonical form below). */
+struct canon_buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int canon_put(const char *s, size_t n, void *arg)
+{
+	struct canon_buf *b = arg;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (p == NULL)
+			return -1;
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
 /* Returns a new malloc'd, NUL-terminated canonical form (free() it) with its
  * length in *len (len may be NULL), or NULL on OOM or a request without a
  * root. A shallow copy suffices: only the top level loses "id", and dumping
- * with JSON_SORT_KEYS orders the keys of nested objects too. */
+ * with JSON_SORT_KEYS orders the keys of nested objects too. One encoding
+ * pass into a growing buffer (json_dumpb would need two: size, then text;
+ * this runs for every mutating request). */
 char *tv_request_canonical(const struct tv_request *req, size_t *len)
 {
 	const size_t flags = JSON_COMPACT | JSON_SORT_KEYS;
+	struct canon_buf b = { NULL, 0, 0 };
 	json_t *copy;
-	char *out = NULL;
-	size_t n;
 
 	if (req == NULL || req->root == NULL)
 		return NULL;
@@ -384,19 +409,14 @@ char *tv_request_canonical(const struct tv_request *req, size_t *len)
 	if (copy == NULL)
 		return NULL;
 	json_object_del(copy, "id");
-	n = json_dumpb(copy, NULL, 0, flags);
-	if (n > 0)
-		out = malloc(n + 1);
-	if (out != NULL) {
-		if (json_dumpb(copy, out, n, flags) != n) {
-			free(out);
-			out = NULL;
-		} else {
-			out[n] = '\0';
-			if (len != NULL)
-				*len = n;
-		}
+	if (json_dump_callback(copy, canon_put, &b, flags) != 0 || b.p == NULL) {
+		free(b.p);
+		b.p = NULL;
+	} else {
+		b.p[b.len] = '\0';
+		if (len != NULL)
+			*len = b.len;
 	}
 	json_decref(copy);
-	return out;
+	return b.p;
 }

@@ -327,7 +327,7 @@ class Ledger:
             for room, head in heads.items():
                 rows = con.execute(
                     "SELECT e.seq, e.author_id, e.data, r.result FROM events e"
-                    " LEFT JOIN requests r ON r.identity_id = e.author_id"
+                    " LEFT JOIN requests_all r ON r.identity_id = e.author_id"
                     "  AND r.client_id = substr(json_extract(e.data, '$.text'), 1,"
                     "      instr(json_extract(e.data, '$.text'), ' ') - 1)"
                     " WHERE e.room_id = ?1 AND e.seq > ?2 AND e.kind = 'chat.message'",
@@ -350,7 +350,7 @@ class Ledger:
             cids = list(self.acks) if full else self.new_acks
             for cid in cids:
                 ident, room, seq = self.acks[cid]
-                rows = con.execute("SELECT result FROM requests WHERE identity_id = ?1"
+                rows = con.execute("SELECT result FROM requests_all WHERE identity_id = ?1"
                                    " AND client_id = ?2", (ident, cid)).fetchall()
                 ev = con.execute("SELECT author_id, kind, data FROM events WHERE room_id = ?1"
                                  " AND seq = ?2", (room, seq)).fetchone()

@@ -137,7 +137,7 @@ class ConcurrentRepeats(tt.TavlaCase):
         """The seq the database holds for client_id (tavlad must be down)."""
         con = sqlite3.connect("file:%s?mode=ro" % self.d.db, uri=True)
         try:
-            row = con.execute("SELECT result FROM requests WHERE identity_id = ?1"
+            row = con.execute("SELECT result FROM requests_all WHERE identity_id = ?1"
                               " AND client_id = ?2", (self.ident, client_id)).fetchone()
         finally:
             con.close()

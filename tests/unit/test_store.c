@@ -32,7 +32,7 @@
 #include "store.h"
 
 /* store.c's migrations[] length: bump together with a new migration. */
-#define SCHEMA_VERSION 3 /* 3: search index and seen marks (meetings and forums) */
+#define SCHEMA_VERSION 4 /* 4: requests_recent (appended idempotency records) */
 
 #define ROOM_A "r_aaaaaaaaaaaa"
 #define ROOM_B "r_bbbbbbbbbbbb"
@@ -47,6 +47,7 @@ struct fx {
 	uv_loop_t loop;
 	struct store *s;
 	unsigned submitted, done, out_of_order;
+	int idle_merge_ms; /* store_opts.idle_merge_ms (0 in most tests) */
 };
 
 /* One write as a handler would embed it, with the strings it lends. */
@@ -63,7 +64,8 @@ struct tw {
 
 static void fx_open_store(struct fx *f)
 {
-	struct store_opts o = { .path = f->path, .sync_full = 0, .batch_max = 4096 };
+	struct store_opts o = { .path = f->path, .sync_full = 0, .batch_max = 4096,
+				.idle_merge_ms = f->idle_merge_ms };
 	char err[256] = "";
 	int rc = store_open(&f->s, &f->loop, &o, err, sizeof err);
 	if (rc)
@@ -495,6 +497,121 @@ static void test_request_record(void **state)
 	assert_string_equal(dup.reply, "{\"client\":\"x1\"}");
 }
 
+/* Rows in table (a count on a connection of the test's own). */
+static long count_rows(struct fx *f, const char *table)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char sql[96];
+	long n = -1;
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
+/* Asserts that client id cid of IDENT is a repeat (in either table). */
+static void assert_repeat(struct fx *f, const char *cid)
+{
+	struct tw dup = { 0 };
+	tw_request(&dup, cid, NULL);
+	assert_int_equal(write_one(f, &dup), 0);
+	assert_true(dup.duplicate);
+	char want[64];
+	snprintf(want, sizeof want, "{\"client\":\"%s\"}", cid);
+	assert_string_equal(dup.reply, want);
+	unsigned char fp[TV_HASH_LEN];
+	char *result = NULL;
+	assert_int_equal(store_request_get(f->s, IDENT, cid, fp, &result), 0);
+	assert_string_equal(result, want);
+	free(result);
+}
+
+/* New records go to requests_recent and move to requests every 4096
+ * (store.c RECENT_MERGE); a repeat is recognised before the move, after
+ * it, and after a restart (the writer reloads the keys of the recent ones). */
+static void test_requests_recent_merge(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 5000, BATCH = 500 };
+	struct tw *t = calloc(N, sizeof *t);
+	assert_non_null(t);
+	for (int i = 0; i < N; i += BATCH) {
+		for (int j = i; j < i + BATCH; j++) {
+			char cid[16];
+			snprintf(cid, sizeof cid, "m%d", j);
+			tw_request(&t[j], cid, NULL);
+			submit(f, &t[j]);
+		}
+		run_until_done(f);
+	}
+	for (int j = 0; j < N; j++) {
+		assert_int_equal(t[j].w.status, 0);
+		assert_false(t[j].duplicate);
+	}
+	free(t);
+	long merged = count_rows(f, "requests"), recent = count_rows(f, "requests_recent");
+	assert_true(merged >= 4096);
+	assert_int_equal(merged + recent, N);
+	assert_true(recent > 0);
+	assert_repeat(f, "m0");    /* merged */
+	assert_repeat(f, "m4999"); /* still recent */
+	assert_int_equal(count_rows(f, "requests_all"), N);
+
+	fx_close_store(f);
+	fx_open_store(f);
+	assert_repeat(f, "m0");
+	assert_repeat(f, "m4999");
+	assert_int_equal(count_rows(f, "requests_all"), N);
+}
+
+/* An idle writer moves what has gathered (64 records or more) after
+ * idle_merge_ms; fewer stay. */
+static void test_requests_idle_merge(void **state)
+{
+	struct fx *f = *state;
+	f->idle_merge_ms = 20;
+	fx_open_store(f);
+	enum { N = 100 };
+	struct tw *t = calloc(N, sizeof *t);
+	assert_non_null(t);
+	for (int j = 0; j < N; j++) {
+		char cid[16];
+		snprintf(cid, sizeof cid, "i%d", j);
+		tw_request(&t[j], cid, NULL);
+		submit(f, &t[j]);
+	}
+	run_until_done(f);
+	free(t);
+	long recent = -1;
+	for (int i = 0; i < 200 && recent != 0; i++) { /* up to 2 s */
+		usleep(10000);
+		recent = count_rows(f, "requests_recent");
+	}
+	assert_int_equal(recent, 0);
+	assert_int_equal(count_rows(f, "requests"), N);
+	assert_repeat(f, "i0");
+	assert_repeat(f, "i99");
+	/* The repeats added nothing; a few new records stay where they are. */
+	struct tw few[3];
+	memset(few, 0, sizeof few);
+	for (int j = 0; j < 3; j++) {
+		char cid[16];
+		snprintf(cid, sizeof cid, "k%d", j);
+		tw_request(&few[j], cid, NULL);
+		submit(f, &few[j]);
+	}
+	run_until_done(f);
+	usleep(100000);
+	assert_int_equal(count_rows(f, "requests_recent"), 3);
+	assert_repeat(f, "k2");
+}
+
 /* ---- tokens and accounts ----------------------------------------------------------- */
 
 #define DAY (86400LL * 1000)
@@ -687,6 +804,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_group_commit_order, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_isolates_failure, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_request_record, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_requests_recent_merge, setup_open, teardown),
+		cmocka_unit_test_setup_teardown(test_requests_idle_merge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_expiry, setup_open, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_user_add, setup_open, teardown),
 #ifdef TAVLA_FAULT
