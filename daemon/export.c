@@ -13,6 +13,7 @@
 #include "event.h"
 #include "export_link.h"
 #include "log.h"
+#include "meeting_export.h"
 #include "room.h"
 #include "server.h"
 #include "synthesis.h"
@@ -150,6 +151,17 @@ json_t *export_model(struct room *r, int moderator, int64_t now_ms)
 
 char *export_render(struct room *r, int moderator, int fmt, int64_t now_ms, size_t *len)
 {
+	if (!r->ws && r->mt) {
+		/* Meetings and forums have their own export (meeting_export.c). */
+		if (fmt == REPORT_MARKDOWN)
+			return meeting_export_markdown(r->mt, len);
+		json_t *x = fmt == REPORT_JSON ? meeting_export_json(r->mt) : NULL;
+		char *s = x ? json_dumps(x, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(x);
+		if (s)
+			*len = strlen(s);
+		return s;
+	}
 	json_t *m = export_model(r, moderator, now_ms);
 	if (!m)
 		return NULL;
@@ -213,7 +225,7 @@ int export_http(struct tv_server *srv, const char *t, char **body, size_t *len,
 		return 404;
 	}
 	int fmt = tok.format;
-	*body = r->ws ? export_render(r, moderator, fmt, server_now_ms(), len) : NULL;
+	*body = export_render(r, moderator, fmt, server_now_ms(), len);
 	log_info("export.http", "room=%s identity=%s format=%s bytes=%zu", room, ident, fmt_s,
 		 *body ? *len : 0);
 	room_release_if_idle(r);

@@ -33,7 +33,9 @@ struct tv_server;
  * (moderator = 1: hidden notes, authors named to moderators) or an
  * observer sees it. */
 json_t *export_model(struct room *r, int moderator, int64_t now_ms);
-/* The same rendered in fmt (report.h); malloc'd text or NULL. */
+/* The same rendered in fmt (report.h); malloc'd text or NULL. A meeting or
+ * forum room renders its own export (meeting_export.h) as JSON or
+ * Markdown, and NULL for the other formats. */
 char *export_render(struct room *r, int moderator, int fmt, int64_t now_ms, size_t *len);
 
 /* Fills the key links are signed with (once, at start). */

@@ -1000,17 +1000,27 @@ int handle_synthesis_get(struct tv_ctx *ctx)
 
 /* ---- exports ----------------------------------------------------------------------------- */
 
-int handle_export(struct tv_ctx *ctx)
+/* The format of an export request, for this room's kind (meetings and
+ * forums export as JSON or Markdown). */
+static int export_format(struct tv_ctx *ctx, int *fmt)
 {
-	struct workshop *w = ws_of(ctx);
-	if (!w)
+	if (!ws_of(ctx) && !ctx->room->mt)
 		return -TV_E_NOT_A_WORKSHOP;
-	int fmt = report_format_parse(req_str(ctx, "format"));
-	if (fmt < 0) {
-		snprintf(ctx->err, sizeof ctx->err,
-			 "field \"format\" must be markdown, csv, json or html");
+	*fmt = report_format_parse(req_str(ctx, "format"));
+	if (*fmt < 0 || (!ws_of(ctx) && *fmt != REPORT_JSON && *fmt != REPORT_MARKDOWN)) {
+		snprintf(ctx->err, sizeof ctx->err, ws_of(ctx)
+			 ? "field \"format\" must be markdown, csv, json or html"
+			 : "field \"format\" must be markdown or json in a meeting or forum");
 		return -TV_E_BAD_REQUEST;
 	}
+	return 0;
+}
+
+int handle_export(struct tv_ctx *ctx)
+{
+	int fmt, rc = export_format(ctx, &fmt);
+	if (rc)
+		return rc;
 	size_t len;
 	char *body = export_render(ctx->room, is_mod(ctx), fmt, server_now_ms(), &len);
 	if (!body)
@@ -1026,14 +1036,9 @@ int handle_export(struct tv_ctx *ctx)
 
 int handle_export_link(struct tv_ctx *ctx)
 {
-	if (!ws_of(ctx))
-		return -TV_E_NOT_A_WORKSHOP;
-	int fmt = report_format_parse(req_str(ctx, "format"));
-	if (fmt < 0) {
-		snprintf(ctx->err, sizeof ctx->err,
-			 "field \"format\" must be markdown, csv, json or html");
-		return -TV_E_BAD_REQUEST;
-	}
+	int fmt, rc = export_format(ctx, &fmt);
+	if (rc)
+		return rc;
 	int64_t expires = server_now_ms() + EXPORT_LINK_TTL_MS;
 	char url[512];
 	if (export_link(ctx->srv, ctx->room->id, ctx->conn->ident.id, is_mod(ctx), fmt, expires,

@@ -246,6 +246,15 @@ class MeetingCase(tt.TavlaCase):
         anon_md = md[md.index("### Behöver ni ändra"):md.index("### Hur nöjda")]
         for n in vid.values():
             self.assertNotIn(n, anon_md)
+        # The room-kind-independent `export` gives the same, also over a
+        # signed HTTPS link; CSV and HTML are the workshops' formats.
+        self.assertEqual(json.loads((await mod.call("export", room=R, format="json"))["body"]),
+                         export)
+        self.assertEqual((await mod.call("export", room=R, format="markdown"))["body"], md)
+        self.assertEqual(await mod.error("export", room=R, format="csv"), "bad_request")
+        link = await mod.call("export.link", room=R, format="markdown")
+        status, body = await asyncio.to_thread(tt.https_get, d, link["url"])
+        self.assertEqual((status, body), (200, md))
 
         # ---- a late joiner sees exactly what the listener saw live ----
         late = await self.participant(d, room["code"], "Sen Sjöberg")
