@@ -6,7 +6,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot } from './helpers.js';
+import { launch, person, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot, loggedNoteTexts } from './helpers.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -72,26 +72,7 @@ test('notes written offline are saved exactly once after reconnecting', async ()
     assert.equal(await noteByText(P, text).count(), 1, `participant sees "${text}" once`);
   }
   // The room's log, read through the moderator's own connection.
-  const texts = await M.evaluate(async () => {
-    const ws = new WebSocket(`wss://${location.host}/ws`, 'tavla.v1');
-    const send = (m) => ws.send(JSON.stringify(m));
-    const replies = {};
-    await new Promise((res) => { ws.onmessage = (e) => {
-      const m = JSON.parse(e.data);
-      const items = m.type === 'batch' ? m.items : [m];
-      for (const it of items) {
-        if (it.type === 'hello') send({ op: 'resume', id: 'r', token: localStorage.getItem('tavla.mod.token') });
-        if (it.type === 'reply') {
-          replies[it.id] = it;
-          if (it.id === 'r') send({ op: 'join', id: 'j', room: localStorage.getItem('tavla.mod.room') });
-          if (it.id === 'j') send({ op: 'history', id: 'h', room: localStorage.getItem('tavla.mod.room'), limit: 1000 });
-          if (it.id === 'h') res();
-        }
-      }
-    }; });
-    ws.close();
-    return replies.h.result.events.filter((e) => e.kind === 'note.created').map((e) => e.data.text);
-  });
+  const texts = await loggedNoteTexts(M);
   assert.deepEqual(texts.sort(), ['Avbruten mitt i', 'Före avbrottet', 'Skriven offline ett', 'Skriven offline två']);
   assert.deepEqual(P.errors.filter((e) => !/ERR_INTERNET_DISCONNECTED|WebSocket/.test(e)), []);
   await p.context.close();
