@@ -46,6 +46,7 @@ static void room_free(struct room *r)
 	meeting_free(r->mt);
 	json_decref(r->pres_joined);
 	json_decref(r->pres_left);
+	json_decref(r->pres_list);
 	if (r->pres_timer) {
 		uv_timer_stop(r->pres_timer);
 		r->pres_timer->data = NULL;
@@ -515,6 +516,8 @@ static void presence_flush(uv_timer_t *t)
 		json_array_append_new(left, json_string(id));
 	json_object_clear(r->pres_joined);
 	json_object_clear(r->pres_left);
+	json_decref(r->pres_list); /* the published view changes here only */
+	r->pres_list = NULL;
 	json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "type", "presence", "room", r->id, "joined",
 			      joined, "left", left);
 	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -524,6 +527,11 @@ static void presence_flush(uv_timer_t *t)
 	tv_buf_unref(b);
 	if (e)
 		ring_push(r, e);
+}
+
+static json_t *presence_item(const char *id, const struct presence *p)
+{
+	return json_pack("{s:s, s:s, s:s}", "id", id, "name", p->name, "role", tv_role_name(p->role));
 }
 
 static void publish_presence(struct room *r, const char *id, const struct presence *p, int joined)
@@ -543,14 +551,14 @@ static void publish_presence(struct room *r, const char *id, const struct presen
 		if (json_object_get(r->pres_left, id))
 			json_object_del(r->pres_left, id); /* back within the window */
 		else
-			json_object_set_new(r->pres_joined, id,
-					    json_pack("{s:s, s:s, s:s}", "id", id, "name", p->name,
-						      "role", tv_role_name(p->role)));
+			json_object_set_new(r->pres_joined, id, presence_item(id, p));
 	} else {
+		/* A departure keeps its entry: until the flush the identity is
+		 * still present in the published view (room_presence_json). */
 		if (json_object_get(r->pres_joined, id))
 			json_object_del(r->pres_joined, id); /* came and went unseen */
 		else
-			json_object_set_new(r->pres_left, id, json_true());
+			json_object_set_new(r->pres_left, id, presence_item(id, p));
 	}
 	if (r->srv->cfg->presence_ms == 0) {
 		presence_flush(r->pres_timer);
@@ -562,13 +570,11 @@ static void publish_presence(struct room *r, const char *id, const struct presen
 
 int room_subscribe(struct room *r, struct room_sub *s, const char *name)
 {
-	/* The newcomer's join reply lists who is present now: publish what is
-	 * pending first, so no change can cancel against a state that reply
-	 * showed (and the newcomer skips these, as its list has them). */
-	if (r->pres_timer && uv_is_active((uv_handle_t *)r->pres_timer)) {
-		uv_timer_stop(r->pres_timer);
-		presence_flush(r->pres_timer);
-	}
+	/* The newcomer's join reply lists who is present as published so far
+	 * (room_presence_json), and the changes still pending reach it with
+	 * everyone else's at the next flush: nothing is flushed early here,
+	 * so a join storm of n clients costs n/window presence messages, not
+	 * n (each to every subscriber). */
 	struct presence *p = map_get(&r->presence, s->identity_id);
 	if (!p) {
 		p = calloc(1, sizeof *p);
@@ -587,10 +593,8 @@ int room_subscribe(struct room *r, struct room_sub *s, const char *name)
 	r->subs = s;
 	r->nsubs++;
 	s->last_seq = r->head;
-	if (p->count++ == 0) {
-		s->tail = r->pos_end; /* not subscribed yet for its own delta */
+	if (p->count++ == 0)
 		publish_presence(r, s->identity_id, p, 1);
-	}
 	/* Live from here: the catch-up emitted everything up to head, and
 	 * ephemeral entries from before the join are not replayed (the join
 	 * result carries the presence list). */
@@ -621,23 +625,39 @@ void room_unsubscribe(struct room_sub *s)
 }
 
 struct presence_walk {
-	json_t *list;
+	json_t *list, *pending_joined;
 };
 
 static void presence_entry(const char *id, void *value, void *arg)
 {
-	struct presence *p = value;
-	json_array_append_new(((struct presence_walk *)arg)->list,
-			      json_pack("{s:s, s:s, s:s}", "id", id, "name", p->name, "role",
-					tv_role_name(p->role)));
+	struct presence_walk *w = arg;
+	if (json_array_size(w->list) >= ROOM_PRESENCE_LIST_MAX ||
+	    json_object_get(w->pending_joined, id))
+		return;
+	json_array_append_new(w->list, presence_item(id, value));
 }
 
-void *room_presence_json(struct room *r)
+/* The published view: who is present minus the arrivals not yet published
+ * plus the departures not yet published. It only changes at a flush, so it
+ * is built once per flush and shared by every join reply until the next. */
+void *room_presence_json(struct room *r, size_t *present)
 {
-	struct presence_walk w = { json_array() };
-	if (w.list)
+	if (!r->pres_list) {
+		struct presence_walk w = { json_array(), r->pres_joined };
+		if (!w.list)
+			return NULL;
 		map_each(&r->presence, presence_entry, &w);
-	return w.list;
+		const char *id;
+		json_t *item;
+		json_object_foreach(r->pres_left, id, item)
+			if (json_array_size(w.list) < ROOM_PRESENCE_LIST_MAX)
+				json_array_append(w.list, item);
+		r->pres_list = w.list;
+		r->pres_count = r->presence.count - json_object_size(r->pres_joined) +
+				json_object_size(r->pres_left);
+	}
+	*present = r->pres_count;
+	return json_incref(r->pres_list);
 }
 
 /* ---- the workshop timer ----------------------------------------------------------- */

@@ -267,7 +267,9 @@ static int subscribe(struct conn *c, struct room *r, unsigned role, uint64_t sin
 	json_object_set_new(res, "complete", json_boolean(complete));
 	if (!complete)
 		json_object_set_new(res, "through", json_integer((json_int_t)through));
-	json_object_set_new(res, "presence", room_presence_json(r));
+	size_t present = 0;
+	json_object_set_new(res, "presence", room_presence_json(r, &present));
+	json_object_set_new(res, "present", json_integer((json_int_t)present));
 	char *text = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(res);
 	if (!text) {

@@ -446,8 +446,10 @@ static void test_ring_wrap_cuts_laggard(void **state)
 	assert_int_equal(r->head, written);
 
 	/* The cut subscriber's presence is gone, the other's stays. */
-	json_t *list = room_presence_json(r);
+	size_t present;
+	json_t *list = room_presence_json(r, &present);
 	assert_int_equal(json_array_size(list), 1);
+	assert_int_equal(present, 1);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")),
 			    "i_fast00000000");
 	json_decref(list);
@@ -706,8 +708,10 @@ static void test_repeat_consumes_no_seq(void **state)
 
 static size_t presence_count(struct room *r, const char *id, const char **name)
 {
-	json_t *list = room_presence_json(r);
+	size_t present;
+	json_t *list = room_presence_json(r, &present);
 	assert_non_null(list);
+	assert_true(present >= json_array_size(list));
 	size_t n = json_array_size(list), found = 0;
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(list, i);
@@ -761,6 +765,76 @@ static void test_presence(void **state)
 	assert_int_equal(r->nsubs, 0);
 }
 
+/* With a presence window, a join reply shows the published view: changes
+ * being gathered are not in it (they reach the newcomer with the next
+ * presence message), and it does not change until that message. The list
+ * is capped; `present` counts everyone. */
+static void flush_presence(struct fx *f, struct room *r)
+{
+	while (r->pres_timer && uv_is_active((uv_handle_t *)r->pres_timer))
+		uv_run(&f->loop, UV_RUN_ONCE);
+}
+
+static size_t listed(struct room *r, size_t *present)
+{
+	json_t *list = room_presence_json(r, present);
+	assert_non_null(list);
+	size_t n = json_array_size(list);
+	json_decref(list);
+	return n;
+}
+
+static void test_presence_window(void **state)
+{
+	struct fx *f = *state;
+	struct room *r;
+	size_t present;
+	char err[128];
+	assert_int_equal(config_set(&f->cfg, "presence_ms", "20", err, sizeof err), 0);
+	create_room(f);
+	assert_int_equal(room_get(&f->srv, ROOM_ID, &r), 0);
+
+	struct fsub watcher;
+	fsub_join(r, &watcher, "i_watch0000000", "Watcher");
+	assert_int_equal(listed(r, &present), 0); /* not published yet */
+	assert_int_equal(present, 0);
+	flush_presence(f, r);
+	assert_int_equal(fsub_drain(&watcher), 1); /* its own arrival */
+	assert_int_equal(listed(r, &present), 1);
+
+	enum { N = ROOM_PRESENCE_LIST_MAX + 50 };
+	static struct fsub many[N];
+	char id[TV_ID_LEN + 1];
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof id, "i_p%011d", i);
+		fsub_join(r, &many[i], id, "Deltagare");
+	}
+	/* A departure and a return inside the window change nothing. */
+	room_unsubscribe(&many[0].sub);
+	fsub_join(r, &many[0], "i_p00000000000", "Deltagare");
+	assert_int_equal(listed(r, &present), 1);
+	assert_int_equal(present, 1);
+	flush_presence(f, r);
+	assert_int_equal(fsub_drain(&watcher), 1); /* all of them in one message */
+	assert_int_equal(listed(r, &present), ROOM_PRESENCE_LIST_MAX);
+	assert_int_equal(present, N + 1);
+
+	/* Departures stay in the view until they are published. */
+	for (int i = 0; i < 10; i++)
+		room_unsubscribe(&many[i].sub);
+	assert_int_equal(listed(r, &present), ROOM_PRESENCE_LIST_MAX);
+	assert_int_equal(present, N + 1);
+	flush_presence(f, r);
+	assert_int_equal(listed(r, &present), ROOM_PRESENCE_LIST_MAX);
+	assert_int_equal(present, N + 1 - 10);
+	for (int i = 10; i < N; i++)
+		room_unsubscribe(&many[i].sub);
+	room_unsubscribe(&watcher.sub);
+	flush_presence(f, r);
+	assert_int_equal(listed(r, &present), 0);
+	assert_int_equal(present, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -774,6 +848,7 @@ int main(void)
 #endif
 		cmocka_unit_test_setup_teardown(test_repeat_consumes_no_seq, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_presence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_presence_window, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
