@@ -11,7 +11,13 @@
  *  - slow readers: conn.c bounds what is queued per connection; lws is
  *    never handed more than one frame per writeable callback, so its own
  *    buffers hold at most one partial frame;
- *  - close codes: the daemon sends only the codes in PROTOCOL.md §7.2.
+ *  - close codes: the daemon sends only the codes in PROTOCOL.md §7.2;
+ *  - idle connections: a sweep every idle_timeout/4 pings a connection
+ *    silent for half of idle_timeout and drops one silent for all of it.
+ *    lws's own validity timers (retry_and_idle_policy) would do the same
+ *    with one timer per connection in a sorted list, and inserting into
+ *    that list walks it: at 10,000 connections that walk was a third of
+ *    the daemon's CPU per accepted connection (bench/RESULTS.md).
  */
 #include "ws_server.h"
 
@@ -53,7 +59,9 @@ struct ws_server {
 	char own_origin[300];
 	unsigned open;
 	int destroying;
-	lws_retry_bo_t retry;
+	lws_retry_bo_t retry; /* all zero: no validity timers in lws */
+	struct pss_ws *live;  /* established connections, for the idle sweep */
+	uv_timer_t sweep;
 	/* Connections with something new to send, flushed once per loop turn
 	 * (see flush_woken). Linked through conn->flush_next. */
 	struct conn *woken;
@@ -65,6 +73,13 @@ struct ws_server {
 struct pss_ws {
 	struct conn *c;
 	int mid_message;
+	/* On ws->live from ESTABLISHED to CLOSED. */
+	struct pss_ws *prev, *next;
+	struct lws *wsi;
+	uint64_t heard_ms; /* loop time of the last frame received, pongs included */
+	int ping_due;      /* the next writeable callback sends a ping */
+	int pinged;        /* pinged since heard_ms */
+	int dropping;      /* silent too long: the next writeable callback closes */
 };
 
 struct pss_http {
@@ -330,6 +345,38 @@ static int check_peer_close(struct lws *wsi, const unsigned char *in, size_t len
 	return -1;
 }
 
+static void heard(struct ws_server *ws, struct pss_ws *pss)
+{
+	pss->heard_ms = uv_now(ws->srv->loop);
+	pss->pinged = 0;
+}
+
+/* The idle sweep (see the file comment): one walk over the established
+ * connections per idle_timeout/4. */
+static void sweep_idle(uv_timer_t *t)
+{
+	struct ws_server *ws = t->data;
+	uint64_t now = uv_now(ws->srv->loop);
+	uint64_t hangup = (uint64_t)ws->srv->cfg->idle_timeout * 1000, ping = hangup / 2;
+	for (struct pss_ws *p = ws->live; p; p = p->next) {
+		uint64_t quiet = now - p->heard_ms;
+		if (p->dropping)
+			continue;
+		if (quiet >= hangup) {
+			/* Closed from its writeable callback; a socket that never
+			 * becomes writeable again is dropped by the timeout. */
+			log_info("ws.idle_closed", "conn=%s", p->c ? p->c->key : "-");
+			p->dropping = 1;
+			lws_set_timeout(p->wsi, PENDING_TIMEOUT_USER_OK, 2);
+			lws_callback_on_writable(p->wsi);
+		} else if (quiet >= ping && !p->pinged) {
+			p->pinged = 1;
+			p->ping_due = 1;
+			lws_callback_on_writable(p->wsi);
+		}
+	}
+}
+
 static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		 size_t len)
 {
@@ -348,6 +395,13 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		if (!pss->c)
 			return -1;
 		ws->open++;
+		pss->wsi = wsi;
+		pss->prev = NULL;
+		pss->next = ws->live;
+		if (ws->live)
+			ws->live->prev = pss;
+		ws->live = pss;
+		heard(ws, pss);
 		ws_server_send_hello(ws, pss->c);
 		return 0;
 	}
@@ -355,6 +409,7 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	case LWS_CALLBACK_RECEIVE: {
 		if (!pss->c)
 			return -1;
+		heard(ws_of(wsi), pss);
 		int first = !pss->mid_message;
 		int final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
 		pss->mid_message = !final;
@@ -370,9 +425,24 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	}
 
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		if (!pss->c)
+		if (!pss->c || pss->dropping)
 			return -1;
+		if (pss->ping_due) {
+			/* One write per callback: frames follow in the next. */
+			/* Not empty: lws 4.1.6 reports no pong without payload. */
+			unsigned char ping[LWS_PRE + 4] = { [LWS_PRE] = 't', 'v', 'p', 'g' };
+			pss->ping_due = 0;
+			if (lws_write(wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4)
+				return -1;
+			if (conn_has_output(pss->c) || pss->c->state == CONN_CLOSING)
+				lws_callback_on_writable(wsi);
+			return 0;
+		}
 		return write_frames(wsi, ws_of(wsi), pss->c);
+
+	case LWS_CALLBACK_RECEIVE_PONG:
+		heard(ws_of(wsi), pss);
+		return 0;
 
 	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
 		return check_peer_close(wsi, in, len);
@@ -381,6 +451,12 @@ static int cb_ws(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		if (pss->c) {
 			ws = ws_of(wsi);
 			unlink_woken(ws, pss->c);
+			if (pss->prev)
+				pss->prev->next = pss->next;
+			else
+				ws->live = pss->next;
+			if (pss->next)
+				pss->next->prev = pss->prev;
 			conn_free(pss->c);
 			pss->c = NULL;
 			ws->open--;
@@ -747,8 +823,6 @@ int ws_server_start(struct tv_server *srv, const char *cert, const char *key, ch
 	lws_set_log_level(LLL_ERR | LLL_WARN | (log_enabled(TV_LOG_DEBUG) ? LLL_NOTICE : 0),
 			  lws_log_emit);
 
-	ws->retry.secs_since_valid_ping = (uint16_t)(cfg->idle_timeout / 2);
-	ws->retry.secs_since_valid_hangup = (uint16_t)cfg->idle_timeout;
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof info);
@@ -799,6 +873,11 @@ int ws_server_start(struct tv_server *srv, const char *cert, const char *key, ch
 	uv_check_init(srv->loop, &ws->flush);
 	ws->flush.data = ws;
 	uv_check_start(&ws->flush, flush_woken);
+	uint64_t every = (uint64_t)cfg->idle_timeout * 1000 / 4;
+	uv_timer_init(srv->loop, &ws->sweep);
+	ws->sweep.data = ws;
+	uv_timer_start(&ws->sweep, sweep_idle, every, every);
+	uv_unref((uv_handle_t *)&ws->sweep); /* never what keeps the loop alive */
 	srv->ws = ws;
 	return 0;
 }
@@ -881,6 +960,8 @@ int ws_server_destroy(struct ws_server *ws)
 	if (!uv_is_closing((uv_handle_t *)&ws->flush)) {
 		uv_check_stop(&ws->flush);
 		uv_close((uv_handle_t *)&ws->flush, NULL);
+		uv_timer_stop(&ws->sweep);
+		uv_close((uv_handle_t *)&ws->sweep, NULL);
 	}
 	if (ws->ctx) {
 		/* First call (inside the loop) starts closing lws's handles;
