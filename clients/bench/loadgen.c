@@ -124,13 +124,18 @@ static void publish(struct lg_conn *k, long long us)
 	k->last_send_us = us;
 }
 
-/* Intended send time of a publisher's message pseq. */
+/* Intended send time of a publisher's message pseq. Open loop: each
+ * publisher's schedule is shifted by its share of one period, so P
+ * publishers at R/s offer P*R evenly spaced messages per second rather than
+ * P at once every 1/R s (a burst the latency would then be about). */
 static long long intended_us(const struct lg_conn *k, unsigned pseq)
 {
 	const struct lg_worker *w = k->w;
 
-	if (w->cfg->rate > 0)
-		return w->start_us + (long long)((double)pseq * 1e6 / w->cfg->rate);
+	if (w->cfg->rate > 0) {
+		double phase = (double)(k->gi - (uint32_t)w->cfg->subs) / (double)w->cfg->pubs;
+		return w->start_us + (long long)(((double)pseq + phase) * 1e6 / w->cfg->rate);
+	}
 	return k->last_send_us;
 }
 
@@ -374,16 +379,13 @@ static void on_tick(uv_timer_t *t)
 	}
 	if (!w->stopped && cfg->rate > 0) {
 		long long lim = (long long)(cfg->duration * cfg->rate);
-		long long due = (long long)((double)(now - w->start_us) * cfg->rate / 1e6) + 1;
 
-		if (due > lim)
-			due = lim;
 		for (int i = 0; i < w->n; i++) {
 			struct lg_conn *k = &w->conns[i];
 
 			if (!k->is_pub || !k->ready || k->closed)
 				continue;
-			while ((long long)k->sent < due)
+			while ((long long)k->sent < lim && intended_us(k, k->sent) <= now)
 				publish(k, intended_us(k, k->sent));
 		}
 	}

@@ -26,6 +26,7 @@ static const struct {
 	{ "fanout", scenario_fanout },
 	{ "idle", scenario_idle },
 	{ "write", scenario_write },
+	{ "rooms", scenario_rooms },
 	{ "resume", scenario_resume },
 	{ "suggest", scenario_suggest },
 };
@@ -55,7 +56,7 @@ int main(int argc, char **argv)
 		if (strcmp(scenarios[i].name, o.scenario) == 0)
 			break;
 	if (i == sizeof(scenarios) / sizeof(scenarios[0])) {
-		fprintf(stderr, "tavla-bench: unknown scenario \"%s\" (fanout, idle, write, resume, suggest)\n",
+		fprintf(stderr, "tavla-bench: unknown scenario \"%s\" (fanout, rooms, idle, write, resume, suggest)\n",
 		        o.scenario);
 		return 2;
 	}

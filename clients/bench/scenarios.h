@@ -18,6 +18,7 @@ struct ssl_ctx_st;
 
 int scenario_fanout(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct report *r);
 int scenario_write(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct report *r);
+int scenario_rooms(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct report *r);
 int scenario_idle(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct report *r);
 int scenario_resume(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct report *r);
 int scenario_suggest(const struct bench_opts *o, struct ssl_ctx_st *ctx, struct report *r);
