@@ -10,6 +10,13 @@
 #   bench/run.sh full     also idle (5000 connections, fresh daemon),
 #                         write (100 writers / 10 rooms) and resume
 #                         (1000 clients x 100 missed events)
+#   bench/run.sh targets  the fan-out comparison, then every other figure
+#                         issue 7 sets a target for: latency at 5,000
+#                         subscribers (5 events/s) and at 1,000 at half of
+#                         the measured maximum rate, many rooms at once,
+#                         1,000 writers / 100 rooms, 1 note/s, 5,000
+#                         resuming clients, 5,000 and 10,000 idle
+#                         connections (fresh daemons); about 6 minutes
 #   bench/run.sh write    only durable writes: 100 writers / 10 rooms,
 #                         1000 writers / 100 rooms (closed loop) and 5
 #                         writers at 1 note/s each (light load), then the
@@ -144,6 +151,76 @@ for pubs in 1 10; do
 	r=$(python3 -c "import sys; t,n=sys.argv[1:]; print('%.2f' % (float(t)/float(n)) if n not in ('0','n/a') and t!='n/a' else 'n/a')" "$t" "$n")
 	printf '%-12s %16s %16s %8s %14s %14s\n' "$pubs" "$t" "$n" "$r" "$tp" "$np"
 done
+
+if [ "$mode" = targets ]; then
+	t10=$(field "$OUT/fanout-tavla-p10.json" delivered_per_s)
+	# Half of tavla's own maximum (the 10-publisher closed-loop rate just
+	# measured), offered open loop by 10 publishers.
+	half=$(python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) / $SUBS / 2 / 10))" "$t10")
+	bench latency-half fanout --subs "$SUBS" --pubs 10 --rate "$half" --size 200 \
+		--duration "$DURATION" --port "$tport" --user bench --pid "$tpid"
+	bench rooms rooms --rooms 100 --subs 2000 --pubs 100 --rate 5 --size 200 \
+		--duration "$DURATION" --port "$tport" --user bench --pid "$tpid"
+	bench write-1000 write --writers 1000 --rooms 100 --duration "$DURATION" \
+		--port "$tport" --user bench --pid "$tpid"
+	bench write-light write --writers 5 --rooms 5 --rate 1 --duration 20 \
+		--port "$tport" --user bench --pid "$tpid"
+	kill "$tpid"
+	wait "$tpid" 2>/dev/null || true
+	# The large ones on fresh daemons, the generator on both cores.
+	THREADS=2
+	tport=$(free_port)
+	start_tavlad "$work/data3" "$tport"
+	ca="$work/data3/tls/cert.pem"
+	bench latency-5000 fanout --subs 5000 --pubs 1 --rate 5 --size 200 \
+		--duration "$DURATION" --port "$tport" --user bench --pid "$tpid" --timeout 240
+	bench resume-5000 resume --clients 5000 --missed 100 --port "$tport" --user bench \
+		--pid "$tpid" --timeout 240
+	kill "$tpid"
+	wait "$tpid" 2>/dev/null || true
+	for n in 5000 10000; do
+		tport=$(free_port)
+		start_tavlad "$work/idle$n" "$tport"
+		ca="$work/idle$n/tls/cert.pem"
+		bench "idle-$n" idle --conns "$n" --hold 5 --ramp 128 --port "$tport" --pid "$tpid"
+		kill "$tpid"
+		wait "$tpid" 2>/dev/null || true
+	done
+	echo
+	echo "== targets (issue 7)"
+	python3 - "$OUT" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+def j(name):
+    try:
+        return json.load(open(os.path.join(out, name + ".json")))
+    except Exception:
+        return {}
+rows = []
+for p in (1, 10):
+    t, n = j("fanout-tavla-p%d" % p), j("fanout-node-p%d" % p)
+    tv, nv = t.get("delivered_per_s"), n.get("delivered_per_s")
+    rows.append(("fan-out 1x1000, %d pub" % p, "%s/s vs node %s/s = %.2fx" % (
+        tv, nv, tv / nv if tv and nv else float("nan")), ">= 2x"))
+for name, what, target in (("latency-5000", "5,000 subs, 5 ev/s", "p99 < 50 ms"),
+                           ("latency-half", "1,000 subs, half max rate", "p99 < 50 ms"),
+                           ("rooms", "100 rooms, 2,000 subs, 100 pubs x 5/s", "-")):
+    r = j(name)
+    rows.append((what, "delivery p50 %s / p99 %s ms" % (r.get("lat_p50_ms"), r.get("lat_p99_ms")), target))
+for name, what, target in (("write-1000", "1,000 writers / 100 rooms", ">= 100,000/s, p99 < 20 ms"),
+                           ("write-light", "1 note/s", "p99 < 5 ms")):
+    r = j(name)
+    rows.append((what, "%s acks/s, p99 %s ms" % (r.get("acks_per_s"), r.get("ack_p99_ms")), target))
+r = j("resume-5000")
+rows.append(("resume 5,000 x 100", "%s s" % r.get("all_caught_up_s"), "<= 5 s"))
+for n in (5000, 10000):
+    r = j("idle-%d" % n)
+    rows.append(("idle %d" % n, "%s KiB/conn, all connected in %s s" % (
+        r.get("rss_per_conn_kb"), r.get("connect_all_s")), "<= 16 KB; 10,000 in <= 3 s"))
+for row in rows:
+    print("%-40s %-52s %s" % row)
+PY
+fi
 
 if [ "$mode" = full ]; then
 	bench write write --port "$tport" --user bench --pid "$tpid" --writers 100 --rooms 10 --duration "$DURATION"

@@ -66,11 +66,13 @@ struct conn *conn_by_id(struct tv_server *srv, uint64_t id)
 	return map_get(&srv->conns_by_id, key);
 }
 
-static void wake(struct conn *c)
+static void wake(struct conn *c, int urgent)
 {
 	if (!c->wake_pending) {
 		c->wake_pending = 1;
-		c->tp->wake(c);
+		c->tp->wake(c, urgent);
+	} else if (urgent) {
+		c->tp->wake(c, 1); /* may move it ahead of the fan-out */
 	}
 }
 
@@ -83,7 +85,7 @@ void conn_close(struct conn *c, int code, const char *reason)
 	snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
 	while (c->subs)
 		conn_sub_drop(c, c->subs);
-	wake(c);
+	wake(c, 1);
 }
 
 /* ---- receiving -------------------------------------------------------------------- */
@@ -178,7 +180,7 @@ int conn_send(struct conn *c, struct tv_buf *b)
 	c->q[(c->q_head + c->q_len) % c->q_cap] = tv_buf_ref(b);
 	c->q_len++;
 	c->q_bytes += b->len;
-	wake(c);
+	wake(c, 1);
 	return 0;
 }
 
@@ -306,7 +308,7 @@ struct room_sub *conn_sub(struct conn *c, const char *room_id)
 
 static void sub_wake(struct room_sub *s)
 {
-	wake(s->owner);
+	wake(s->owner, 0);
 }
 
 static void sub_lagged(struct room_sub *s)

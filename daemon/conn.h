@@ -37,8 +37,10 @@ struct tv_server;
 struct conn;
 
 struct conn_transport {
-	/* Ask to be called back when the socket can take a frame. */
-	void (*wake)(struct conn *c);
+	/* Ask to be called back when the socket can take a frame. urgent:
+	 * a reply or a close waits (the author's ack goes before fan-out);
+	 * also called when a connection already waiting for fan-out gets one. */
+	void (*wake)(struct conn *c, int urgent);
 	/* Drop the connection without further writes (it stopped reading). */
 	void (*kill)(struct conn *c);
 };
@@ -81,8 +83,8 @@ struct conn {
 	int close_code;
 	char close_reason[124];
 	int wake_pending;  /* the transport will call back when writeable */
-	int flush_queued;  /* on the transport's list of connections to flush */
-	struct conn *flush_next;
+	int flush_queued;  /* on a transport's flush list: 1 fan-out, 2 urgent */
+	struct conn *flush_prev, *flush_next;
 };
 
 /* New connection registered under a fresh id. Returns NULL on OOM. */

@@ -57,8 +57,9 @@ static void session_free(struct fb_session *s)
 	free(s);
 }
 
-static void tp_wake(struct conn *c)
+static void tp_wake(struct conn *c, int urgent)
 {
+	(void)urgent; /* one stream per session: nothing to order */
 	struct fb_session *s = c->tp_handle;
 	if (s->sse)
 		lws_callback_on_writable(s->sse);

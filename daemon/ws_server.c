@@ -62,10 +62,15 @@ struct ws_server {
 	lws_retry_bo_t retry; /* all zero: no validity timers in lws */
 	struct pss_ws *live;  /* established connections, for the idle sweep */
 	uv_timer_t sweep;
-	/* Connections with something new to send, flushed once per loop turn
-	 * (see flush_woken). Linked through conn->flush_next. */
-	struct conn *woken;
+	/* Connections with something new to send (see flush_woken), linked
+	 * through conn->flush_prev/next: `urgent` (replies, closes) all go in
+	 * the next turn; the fan-out queue goes in arrival order, a time
+	 * budget per turn, while `more` keeps the loop from sleeping. */
+	struct conn *urgent;
+	struct conn *fan_head, *fan_tail;
 	uv_check_t flush;
+	uv_idle_t more;
+	uint64_t flush_end; /* uv_hrtime() when the last flush ended */
 	struct ws_fallback *fallback;
 	char scratch[TV_WIRE_PRE + SCRATCH_CAP];
 };
@@ -108,21 +113,66 @@ static struct ws_server *ws_of(struct lws *wsi)
  * Waking a connection does not ask lws for a writeable callback right away:
  * that costs two epoll_ctl calls per connection per event (arm POLLOUT,
  * disarm it after the write), the largest single cost of fan-out measured
- * with tavla-bench. Instead the connection joins the woken list, and once
- * per loop turn, after all I/O callbacks (so everything committed or
- * received in this turn is coalesced into one frame), flush_woken() writes
- * to each socket directly. Only a socket that did not take the last write
- * whole (lws buffered the rest) waits for POLLOUT the classic way, so a
- * client that stops reading still backs up into its own bounded queue.
+ * with tavla-bench. Instead the connection joins a flush list, and after
+ * the I/O callbacks of a loop turn (so everything committed or received in
+ * the turn is coalesced into one frame) flush_woken() writes to each
+ * socket directly. Only a socket that did not take the last write whole
+ * (lws buffered the rest) waits for POLLOUT the classic way, so a client
+ * that stops reading still backs up into its own bounded queue.
+ *
+ * Replies go first (the author's ack does not wait for the room's
+ * fan-out). The fan-out queue is written oldest first for a time budget
+ * per turn: a large room's fan-out then no longer holds the loop, the next
+ * requests are read and committed meanwhile, and whoever is still waiting
+ * when the next event commits gets both in one frame. The budget is at
+ * least FLUSH_SLICE_NS and at least twice what the rest of the loop took
+ * since the last flush, so fan-out keeps two thirds of a busy loop: when
+ * more is committed than can be written, reading slows down (as it did
+ * when a whole fan-out held the loop) rather than every subscriber falling
+ * behind until send_queue cuts it.
  */
-static void tp_wake(struct conn *c)
+#define FLUSH_SLICE_NS (1000 * 1000)
+
+static void flush_unlink(struct ws_server *ws, struct conn *c)
+{
+	if (c->flush_prev)
+		c->flush_prev->flush_next = c->flush_next;
+	else if (c->flush_queued == 2)
+		ws->urgent = c->flush_next;
+	else
+		ws->fan_head = c->flush_next;
+	if (c->flush_next)
+		c->flush_next->flush_prev = c->flush_prev;
+	else if (c->flush_queued == 1)
+		ws->fan_tail = c->flush_prev;
+	c->flush_prev = c->flush_next = NULL;
+	c->flush_queued = 0;
+}
+
+static void tp_wake(struct conn *c, int urgent)
 {
 	struct ws_server *ws = ws_of(c->tp_handle);
-	if (c->flush_queued)
+	if (c->flush_queued == 2 || (c->flush_queued == 1 && !urgent))
 		return;
-	c->flush_queued = 1;
-	c->flush_next = ws->woken;
-	ws->woken = c;
+	if (c->flush_queued == 1)
+		flush_unlink(ws, c);
+	c->flush_prev = NULL;
+	if (urgent) {
+		c->flush_next = ws->urgent;
+		if (ws->urgent)
+			ws->urgent->flush_prev = c;
+		ws->urgent = c;
+		c->flush_queued = 2;
+	} else {
+		c->flush_next = NULL;
+		c->flush_prev = ws->fan_tail;
+		if (ws->fan_tail)
+			ws->fan_tail->flush_next = c;
+		else
+			ws->fan_head = c;
+		ws->fan_tail = c;
+		c->flush_queued = 1;
+	}
 }
 
 static void tp_kill(struct conn *c)
@@ -247,60 +297,78 @@ static int write_frames(struct lws *wsi, struct ws_server *ws, struct conn *c)
 	return 0;
 }
 
-static void flush_woken(uv_check_t *h)
+static void flush_one(struct conn *c)
 {
-	struct ws_server *ws = h->data;
-	struct conn *list = ws->woken;
-	ws->woken = NULL;
-	while (list) {
-		struct conn *c = list;
-		list = c->flush_next;
-		c->flush_queued = 0;
-		struct lws *wsi = c->tp_handle;
-		c->wake_pending = 0;
-		if (c->state == CONN_CLOSING || lws_partial_buffered(wsi)) {
-			/* Closing happens in the writeable callback; a socket
-			 * that is backed up waits for POLLOUT. */
-			c->wake_pending = 1;
-			lws_callback_on_writable(wsi);
-			continue;
+	struct lws *wsi = c->tp_handle;
+	c->wake_pending = 0;
+	if (c->state == CONN_CLOSING || lws_partial_buffered(wsi)) {
+		/* Closing happens in the writeable callback; a socket that is
+		 * backed up waits for POLLOUT. */
+		c->wake_pending = 1;
+		lws_callback_on_writable(wsi);
+		return;
+	}
+	/* A few frames at most per turn, so one busy connection cannot hold
+	 * the loop; the rest goes the writeable way. */
+	struct ws_server *ws = ws_of(wsi);
+	for (int frames = 0; frames < 4; frames++) {
+		char *frame;
+		size_t len;
+		struct tv_buf *hold;
+		if (!conn_next_frame(c, ws->scratch, SCRATCH_CAP, &frame, &len, &hold))
+			break;
+		int n = lws_write(wsi, (unsigned char *)frame, len, LWS_WRITE_TEXT);
+		tv_buf_unref(hold);
+		if (n < (int)len) {
+			/* Broken: let lws close it from its own callback. */
+			lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			break;
 		}
-		/* A few frames at most per turn, so one busy connection cannot
-		 * hold the loop; the rest goes the writeable way. */
-		for (int frames = 0; frames < 4; frames++) {
-			char *frame;
-			size_t len;
-			struct tv_buf *hold;
-			if (!conn_next_frame(c, ws->scratch, SCRATCH_CAP, &frame, &len, &hold))
-				break;
-			int n = lws_write(wsi, (unsigned char *)frame, len, LWS_WRITE_TEXT);
-			tv_buf_unref(hold);
-			if (n < (int)len) {
-				/* Broken: let lws close it from its own callback. */
-				lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-				break;
-			}
-			if (lws_partial_buffered(wsi))
-				break; /* lws asked for POLLOUT itself */
-		}
-		if (conn_has_output(c) && !c->wake_pending) {
-			c->wake_pending = 1;
-			lws_callback_on_writable(wsi);
-		}
+		if (lws_partial_buffered(wsi))
+			break; /* lws asked for POLLOUT itself */
+	}
+	if (conn_has_output(c) && !c->wake_pending) {
+		c->wake_pending = 1;
+		lws_callback_on_writable(wsi);
 	}
 }
 
-/* Drops c from the woken list (it is being freed). */
+static void keep_polling(uv_idle_t *h)
+{
+	(void)h; /* its being active is the point: poll does not block */
+}
+
+static void flush_woken(uv_check_t *h)
+{
+	struct ws_server *ws = h->data;
+	struct conn *c;
+	while ((c = ws->urgent) != NULL) {
+		flush_unlink(ws, c);
+		flush_one(c);
+	}
+	uint64_t t0 = uv_hrtime(), t = t0;
+	uint64_t budget = 2 * (t0 - ws->flush_end);
+	if (budget < FLUSH_SLICE_NS)
+		budget = FLUSH_SLICE_NS;
+	unsigned n = 0;
+	while ((c = ws->fan_head) != NULL) {
+		flush_unlink(ws, c);
+		flush_one(c);
+		if ((++n & 15) == 0 && (t = uv_hrtime()) - t0 > budget)
+			break;
+	}
+	ws->flush_end = n & 15 ? uv_hrtime() : t;
+	if (ws->fan_head)
+		uv_idle_start(&ws->more, keep_polling);
+	else
+		uv_idle_stop(&ws->more);
+}
+
+/* Drops c from its flush list (it is being freed). */
 static void unlink_woken(struct ws_server *ws, struct conn *c)
 {
-	if (!c->flush_queued)
-		return;
-	for (struct conn **pp = &ws->woken; *pp; pp = &(*pp)->flush_next)
-		if (*pp == c) {
-			*pp = c->flush_next;
-			break;
-		}
-	c->flush_queued = 0;
+	if (c->flush_queued)
+		flush_unlink(ws, c);
 }
 
 void ws_server_send_hello(struct ws_server *ws, struct conn *c)
@@ -879,6 +947,7 @@ int ws_server_start(struct tv_server *srv, const char *cert, const char *key, ch
 	uv_check_init(srv->loop, &ws->flush);
 	ws->flush.data = ws;
 	uv_check_start(&ws->flush, flush_woken);
+	uv_idle_init(srv->loop, &ws->more);
 	uint64_t every = (uint64_t)cfg->idle_timeout * 1000 / 4;
 	uv_timer_init(srv->loop, &ws->sweep);
 	ws->sweep.data = ws;
@@ -966,6 +1035,8 @@ int ws_server_destroy(struct ws_server *ws)
 	if (!uv_is_closing((uv_handle_t *)&ws->flush)) {
 		uv_check_stop(&ws->flush);
 		uv_close((uv_handle_t *)&ws->flush, NULL);
+		uv_idle_stop(&ws->more);
+		uv_close((uv_handle_t *)&ws->more, NULL);
 		uv_timer_stop(&ws->sweep);
 		uv_close((uv_handle_t *)&ws->sweep, NULL);
 	}
