@@ -46,7 +46,6 @@ static void room_free(struct room *r)
 	meeting_free(r->mt);
 	json_decref(r->pres_joined);
 	json_decref(r->pres_left);
-	json_decref(r->pres_list);
 	if (r->pres_timer) {
 		uv_timer_stop(r->pres_timer);
 		r->pres_timer->data = NULL;
@@ -501,7 +500,9 @@ int room_catch_up(struct room *r, const struct tv_viewer *v, uint64_t since, lon
  * presence_ms (config). Publishing each change at once costs one delivery per
  * subscriber per change: a reconnect storm of n clients in one room would
  * send n^2 messages. A join and a leave of the same identity inside the
- * window cancel out, as nobody saw the state in between.
+ * window cancel out, as nobody saw the state in between, unless a join
+ * reply listed the state since (pres_shown): then what is pending is
+ * published first, so that newcomer hears of the change too.
  */
 static void presence_flush(uv_timer_t *t)
 {
@@ -516,8 +517,7 @@ static void presence_flush(uv_timer_t *t)
 		json_array_append_new(left, json_string(id));
 	json_object_clear(r->pres_joined);
 	json_object_clear(r->pres_left);
-	json_decref(r->pres_list); /* the published view changes here only */
-	r->pres_list = NULL;
+	r->pres_shown = 0;
 	json_t *o = json_pack("{s:s, s:s, s:o, s:o}", "type", "presence", "room", r->id, "joined",
 			      joined, "left", left);
 	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -547,18 +547,21 @@ static void publish_presence(struct room *r, const char *id, const struct presen
 		uv_timer_init(r->srv->loop, r->pres_timer);
 		r->pres_timer->data = r;
 	}
+	int cancels = json_object_get(joined ? r->pres_left : r->pres_joined, id) != NULL;
+	if (cancels && r->pres_shown) {
+		presence_flush(r->pres_timer); /* a newcomer's list showed the pending state */
+		cancels = 0;
+	}
 	if (joined) {
-		if (json_object_get(r->pres_left, id))
+		if (cancels)
 			json_object_del(r->pres_left, id); /* back within the window */
 		else
 			json_object_set_new(r->pres_joined, id, presence_item(id, p));
 	} else {
-		/* A departure keeps its entry: until the flush the identity is
-		 * still present in the published view (room_presence_json). */
-		if (json_object_get(r->pres_joined, id))
+		if (cancels)
 			json_object_del(r->pres_joined, id); /* came and went unseen */
 		else
-			json_object_set_new(r->pres_left, id, presence_item(id, p));
+			json_object_set_new(r->pres_left, id, json_true());
 	}
 	if (r->srv->cfg->presence_ms == 0) {
 		presence_flush(r->pres_timer);
@@ -570,9 +573,10 @@ static void publish_presence(struct room *r, const char *id, const struct presen
 
 int room_subscribe(struct room *r, struct room_sub *s, const char *name)
 {
-	/* The newcomer's join reply lists who is present as published so far
-	 * (room_presence_json), and the changes still pending reach it with
-	 * everyone else's at the next flush: nothing is flushed early here,
+	/* The newcomer's join reply lists who is present now, pending
+	 * changes included; those also reach it in the next presence message,
+	 * which repeats nothing it could misread (a join it already knows, a
+	 * departure of someone it never saw). Nothing is flushed early here,
 	 * so a join storm of n clients costs n/window presence messages, not
 	 * n (each to every subscriber). */
 	struct presence *p = map_get(&r->presence, s->identity_id);
@@ -624,40 +628,22 @@ void room_unsubscribe(struct room_sub *s)
 	presence_leave(r, s->identity_id);
 }
 
-struct presence_walk {
-	json_t *list, *pending_joined;
-};
-
 static void presence_entry(const char *id, void *value, void *arg)
 {
-	struct presence_walk *w = arg;
-	if (json_array_size(w->list) >= ROOM_PRESENCE_LIST_MAX ||
-	    json_object_get(w->pending_joined, id))
-		return;
-	json_array_append_new(w->list, presence_item(id, value));
+	json_t *list = arg;
+	if (json_array_size(list) < ROOM_PRESENCE_LIST_MAX)
+		json_array_append_new(list, presence_item(id, value));
 }
 
-/* The published view: who is present minus the arrivals not yet published
- * plus the departures not yet published. It only changes at a flush, so it
- * is built once per flush and shared by every join reply until the next. */
 void *room_presence_json(struct room *r, size_t *present)
 {
-	if (!r->pres_list) {
-		struct presence_walk w = { json_array(), r->pres_joined };
-		if (!w.list)
-			return NULL;
-		map_each(&r->presence, presence_entry, &w);
-		const char *id;
-		json_t *item;
-		json_object_foreach(r->pres_left, id, item)
-			if (json_array_size(w.list) < ROOM_PRESENCE_LIST_MAX)
-				json_array_append(w.list, item);
-		r->pres_list = w.list;
-		r->pres_count = r->presence.count - json_object_size(r->pres_joined) +
-				json_object_size(r->pres_left);
-	}
-	*present = r->pres_count;
-	return json_incref(r->pres_list);
+	json_t *list = json_array();
+	if (!list)
+		return NULL;
+	map_each(&r->presence, presence_entry, list);
+	*present = r->presence.count;
+	r->pres_shown = 1;
+	return list;
 }
 
 /* ---- the workshop timer ----------------------------------------------------------- */

@@ -88,8 +88,7 @@ struct room {
 	uv_timer_t *timer;   /* the workshop timer's expiry (own allocation) */
 	uv_timer_t *pres_timer;          /* coalesced presence (room.c) */
 	json_t *pres_joined, *pres_left; /* presence changes not yet published */
-	json_t *pres_list;   /* cached published view (room_presence_json) or NULL */
-	size_t pres_count;   /* its number of identities, uncapped */
+	int pres_shown;      /* a join reply listed presence since the last flush */
 	unsigned pins;       /* reasons to stay loaded besides subscribers */
 	int archived;        /* tavlad admin room-archive: join refused */
 	int timer_pinned;
@@ -154,10 +153,10 @@ void room_sub_viewer(const struct room_sub *s, struct tv_viewer *v);
 /* Appends a server-made event (author null) outside any request, e.g. the
  * timer's expiry. data is taken. Returns 0 or negative. */
 int room_append_system(struct room *r, const char *kind, json_t *data);
-/* Who is present as far as presence messages have told the subscribers
- * (pending changes follow at the next flush, §2.4), as a new JSON array
- * reference of at most ROOM_PRESENCE_LIST_MAX entries; *present is set to
- * the whole count. NULL when out of memory. */
+/* Who is present now, as a new JSON array reference of at most
+ * ROOM_PRESENCE_LIST_MAX entries; *present is set to the whole count.
+ * NULL when out of memory. Marks the pending presence changes as shown
+ * (they may no longer cancel out unpublished). */
 #define ROOM_PRESENCE_LIST_MAX 200
 void *room_presence_json(struct room *r, size_t *present);
 

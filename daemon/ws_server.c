@@ -149,6 +149,11 @@ static void flush_unlink(struct ws_server *ws, struct conn *c)
 	c->flush_queued = 0;
 }
 
+static void keep_polling(uv_idle_t *h)
+{
+	(void)h; /* its being active is the point: poll does not block */
+}
+
 static void tp_wake(struct conn *c, int urgent)
 {
 	struct ws_server *ws = ws_of(c->tp_handle);
@@ -173,6 +178,10 @@ static void tp_wake(struct conn *c, int urgent)
 		ws->fan_tail = c;
 		c->flush_queued = 1;
 	}
+	/* The flush runs after poll: without this a wake from a timer (a
+	 * presence flush, a workshop timer) would wait for the next I/O. */
+	if (!uv_is_closing((uv_handle_t *)&ws->more))
+		uv_idle_start(&ws->more, keep_polling);
 }
 
 static void tp_kill(struct conn *c)
@@ -333,11 +342,6 @@ static void flush_one(struct conn *c)
 	}
 }
 
-static void keep_polling(uv_idle_t *h)
-{
-	(void)h; /* its being active is the point: poll does not block */
-}
-
 static void flush_woken(uv_check_t *h)
 {
 	struct ws_server *ws = h->data;
@@ -358,10 +362,8 @@ static void flush_woken(uv_check_t *h)
 			break;
 	}
 	ws->flush_end = n & 15 ? uv_hrtime() : t;
-	if (ws->fan_head)
-		uv_idle_start(&ws->more, keep_polling);
-	else
-		uv_idle_stop(&ws->more);
+	if (!ws->fan_head)
+		uv_idle_stop(&ws->more); /* else the rest goes in the next turn */
 }
 
 /* Drops c from its flush list (it is being freed). */

@@ -334,7 +334,7 @@ class Session(tt.TavlaCase):
             view |= {j["id"] for j in pr["joined"]}
             shown = shown or pid in view
             view -= set(pr["left"])
-        self.assertNotIn(pid, view)
+        self.assertNotIn(pid, view, (joined['presence'], mod.presence[R]))
         if shown:
             self.assertTrue(any(pid in pr["left"] for pr in mod.presence[R]))
         self.assertEqual(joined["present"], len(joined["presence"]))
