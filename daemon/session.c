@@ -19,6 +19,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "room.h"
+#include "replica.h"
 #include "server.h"
 #include "store.h"
 
@@ -117,7 +118,7 @@ static void login_verified(void *arg, int ok)
 	j->w.token.identity_id = j->ident.id;
 	j->w.now_ms = server_now_ms();
 	j->w.done = login_stored;
-	store_submit(j->srv->store, &j->w);
+	replica_submit(j->srv, &j->w);
 }
 
 int handle_login(struct tv_ctx *ctx)
@@ -303,6 +304,13 @@ static void join_stored(struct room_write *rw)
 {
 	struct join_job *j = (struct join_job *)rw;
 	struct conn *c = conn_by_id(j->srv, j->rt.conn_id);
+	if (rw->w.status == STORE_RERUN && c && c->state != CONN_CLOSING) {
+		/* Cluster mode: another node appended to the room first. A
+		 * first join is valid whatever happened meanwhile: append it
+		 * again after what is there now. */
+		room_write_submit(rw->room, rw);
+		return;
+	}
 	if (rw->w.status) {
 		dispatch_finish(j->srv, &j->rt, rw->w.status, NULL, NULL);
 	} else if (c && c->state != CONN_CLOSING) {
