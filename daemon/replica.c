@@ -88,6 +88,8 @@ struct replica {
 	uint64_t received;   /* last stream seq received */
 	uint64_t start_last; /* the stream's last seq when this node started */
 	int caught_up, connected;
+	uv_timer_t *watch;      /* the consumer's watchdog (own allocation) */
+	int64_t last_rx_ms, last_resub_ms;
 	uint64_t publish_total, conflicts_total, retries_total, applied_total;
 	double publish_seconds;
 };
@@ -671,8 +673,12 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 		       const char *data, size_t len)
 {
 	struct replica *rp = arg;
+	rp->last_rx_ms = server_now_ms();
 	if (seq <= rp->received)
 		return; /* a redelivery after the consumer was recreated */
+	if (seq != rp->received + 1 && rp->received)
+		log_warn("cluster.gap", "after=%llu seq=%llu", (unsigned long long)rp->received,
+			 (unsigned long long)seq);
 	rp->received = seq;
 	struct rsubj *sj = subject_get(rp, subject);
 	struct rmark *m = calloc(1, sizeof *m);
@@ -727,13 +733,6 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 	sj->lag++;
 	for (size_t i = from; i < nrec; i++) {
 		json_t *r = json_array_get(recs, i);
-		if (log_enabled(TV_LOG_DEBUG)) {
-			json_t *ev = json_object_get(r, "ev");
-			char *dd = ev ? json_dumps(json_object_get(ev, "data"), JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-			log_debug("cluster.record", "seq=%llu i=%zu o=%s kind=%s data=%.80s", (unsigned long long)seq, i,
-				  jstr(r, "o"), ev ? jstr(ev, "kind") : "-", dd ? dd : "-");
-			free(dd);
-		}
 		const char *o = jstr(r, "o");
 		struct ritem *it = NULL;
 		char key[24];
@@ -790,6 +789,28 @@ static void on_connection(void *arg, int connected)
 {
 	struct replica *rp = arg;
 	rp->connected = connected;
+}
+
+/* Every second: when the stream holds messages this node has not received
+ * and nothing arrived for 3 s, the consumer is replaced (jetstream.h). */
+static void watch_tick(uv_timer_t *t)
+{
+	struct replica *rp = t->data;
+	if (!rp || !rp->js)
+		return;
+	int64_t now = server_now_ms();
+	uint64_t last = jetstream_stream_last(rp->js);
+	if (last > rp->received && now - rp->last_rx_ms > 3000 && now - rp->last_resub_ms > 3000) {
+		log_warn("cluster.consumer_stalled", "received=%llu stream_last=%llu",
+			 (unsigned long long)rp->received, (unsigned long long)last);
+		rp->last_resub_ms = now;
+		jetstream_resubscribe(rp->js, rp->received + 1);
+	}
+}
+
+static void free_timer(uv_handle_t *h)
+{
+	free(h);
 }
 
 /* ---- opening and closing ----------------------------------------------------------------- */
@@ -859,6 +880,14 @@ int replica_open(struct tv_server *srv, char *err, size_t errlen)
 	}
 	rp->connected = 1;
 	rp->caught_up = rp->pos_seq >= rp->start_last;
+	rp->last_rx_ms = server_now_ms();
+	rp->watch = malloc(sizeof *rp->watch);
+	if (rp->watch) {
+		uv_timer_init(srv->loop, rp->watch);
+		rp->watch->data = rp;
+		uv_timer_start(rp->watch, watch_tick, 1000, 1000);
+		uv_unref((uv_handle_t *)rp->watch);
+	}
 	srv->replica = rp;
 	log_info("cluster.open", "node=%s stream=%s from=%llu", rp->boot, o.stream,
 		 (unsigned long long)(rp->pos_seq ? rp->pos_seq : 1));
@@ -904,6 +933,12 @@ void replica_close(struct tv_server *srv)
 		return;
 	/* Publishes in flight complete inside jetstream_close (published()
 	 * may queue nothing new: flush sees js == NULL). */
+	if (rp->watch) {
+		uv_timer_stop(rp->watch);
+		rp->watch->data = NULL;
+		uv_close((uv_handle_t *)rp->watch, free_timer);
+		rp->watch = NULL;
+	}
 	struct jetstream *js = rp->js;
 	rp->js = NULL;
 	jetstream_close(js);
