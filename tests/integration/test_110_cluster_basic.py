@@ -181,8 +181,10 @@ class ClusterBasic(nc.ClusterCase):
         conflicts = [metric(d, "tavla_cluster_conflicts_total") for d in nodes]
         retries = [metric(d, "tavla_cluster_retries_total") for d in nodes]
         connected = [metric(d, "tavla_cluster_connected") for d in nodes]
-        print("events %d; published %s applied %s conflicts %s retries %s"
-              % (last, published, applied, conflicts, retries), file=sys.stderr)
+        seconds = [metric(d, "tavla_cluster_publish_seconds_total") for d in nodes]
+        print("events %d; published %s applied %s conflicts %s retries %s; mean publish %s ms"
+              % (last, published, applied, conflicts, retries,
+                 ["%.2f" % (1000 * s / p) for s, p in zip(seconds, published)]), file=sys.stderr)
         self.assertEqual(connected, [1.0, 1.0, 1.0])
         self.assertTrue(all(p and p > 0 for p in published), published)
         self.assertTrue(all(a and a > 0 for a in applied), applied)
