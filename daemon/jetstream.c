@@ -27,6 +27,9 @@
 #include "log.h"
 #include "tv_protocol.h"
 
+/* How long a publish without an answer is repeated (publish_one). */
+#define REPUBLISH_MS 8000
+
 struct js_in {
 	struct js_in *next;
 	uint64_t seq, pending;
@@ -227,13 +230,30 @@ static void publish_one(struct jetstream *j, struct js_pub *p)
 	jsErrCode jerr = 0;
 	jsPubOptions po;
 	jsPubOptions_Init(&po);
-	po.MaxWait = 5000;
+	po.MaxWait = 2000;
 	po.MsgId = p->msg_id;
 	po.ExpectLastSubjectSeq = p->expect;
 	po.ExpectNoMessage = p->expect_none ? true : false;
 	natsStatus s = natsMsg_Create(&msg, p->subject, NULL, p->data, (int)p->len);
-	if (s == NATS_OK)
+	/* A publish that gets no answer (the server went away, the stream is
+	 * electing a leader) is sent again, the same message with the same
+	 * Msg-Id, for up to REPUBLISH_MS: if the first one was stored after
+	 * all, JetStream answers the repeat as a duplicate with its sequence.
+	 * A refusal (wrong last sequence) is an answer and is not repeated. */
+	for (int64_t waited = 0; s == NATS_OK;) {
+		jsPubAck_Destroy(ack);
+		ack = NULL;
+		jerr = 0;
 		s = js_PublishMsg(&ack, j->js, msg, &po, &jerr);
+		if (s == NATS_OK || jerr == JSStreamWrongLastSequenceErr || j->stop ||
+		    waited >= REPUBLISH_MS)
+			break;
+		p->attempts++;
+		nats_Sleep(250);
+		s = NATS_OK;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		waited = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	}
 	if (s == NATS_OK) {
 		p->status = 0;
 		p->seq = ack->Sequence;
@@ -533,6 +553,7 @@ void jetstream_publish(struct jetstream *j, struct js_pub *p)
 {
 	p->next = NULL;
 	p->status = 0;
+	p->attempts = 0;
 	p->seq = p->actual_last = 0;
 	pthread_mutex_lock(&j->mu);
 	if (j->queue_tail)

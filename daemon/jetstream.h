@@ -58,6 +58,7 @@ struct js_pub {
 	uint64_t seq;         /* the stream sequence of the message */
 	uint64_t actual_last; /* with JS_CONFLICT: the subject's last sequence (0: unknown) */
 	double seconds;       /* how long the publish took */
+	unsigned attempts;    /* repeats after no answer (same Msg-Id) */
 	void *arg;
 };
 

@@ -90,7 +90,7 @@ struct replica {
 	int caught_up, connected;
 	uv_timer_t *watch;      /* the consumer's watchdog (own allocation) */
 	int64_t last_rx_ms, last_resub_ms;
-	uint64_t publish_total, conflicts_total, retries_total, applied_total;
+	uint64_t publish_total, conflicts_total, retries_total, applied_total, republish_total;
 	double publish_seconds;
 };
 
@@ -414,6 +414,7 @@ static void published(void *arg, struct js_pub *p)
 	char key[24];
 	sj->publishing = 0;
 	rp->publish_seconds += p->seconds;
+	rp->republish_total += p->attempts;
 	log_debug("cluster.published", "subject=%s expect=%llu records=%zu status=%d seq=%llu last=%llu",
 		  sj->subject, (unsigned long long)p->expect, rb->nitems, p->status,
 		  (unsigned long long)p->seq, (unsigned long long)p->actual_last);
@@ -1000,6 +1001,9 @@ void replica_metrics(struct tv_server *srv, void (*put)(void *o, const char *fmt
 	put(o, "# HELP tavla_cluster_publish_seconds_total time spent appending\n"
 	       "# TYPE tavla_cluster_publish_seconds_total counter\n");
 	put(o, "tavla_cluster_publish_seconds_total %.6f\n", rp->publish_seconds);
+	put(o, "# HELP tavla_cluster_republish_total publishes sent again (same Msg-Id) after no answer\n"
+	       "# TYPE tavla_cluster_republish_total counter\n");
+	put(o, "tavla_cluster_republish_total %llu\n", (unsigned long long)rp->republish_total);
 	put(o, "# HELP tavla_cluster_conflicts_total appends refused because another node appended to the room first\n"
 	       "# TYPE tavla_cluster_conflicts_total counter\n");
 	put(o, "tavla_cluster_conflicts_total %llu\n", (unsigned long long)rp->conflicts_total);
