@@ -90,6 +90,7 @@ struct replica {
 	int caught_up, connected;
 	uv_timer_t *watch;      /* the consumer's watchdog (own allocation) */
 	int64_t last_rx_ms, last_resub_ms;
+	size_t pending;      /* writes submitted, not yet handed to the store or ended */
 	uint64_t publish_total, conflicts_total, retries_total, applied_total, republish_total;
 	double publish_seconds;
 };
@@ -387,6 +388,7 @@ static void item_finish(struct replica *rp, struct ritem *it, int status)
 	w->status = status;
 	w->duplicate = 0;
 	it->finished = 1;
+	rp->pending--;
 	item_release(it);
 	w->done(w);
 }
@@ -587,6 +589,7 @@ void replica_submit(struct tv_server *srv, struct store_write *w)
 	}
 	it->w = w;
 	it->sj = sj;
+	rp->pending++;
 	it->n = ++rp->next_n;
 	it->base = sj->applied;
 	if (sj->q_tail)
@@ -748,6 +751,7 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 			w->replica.seq = seq;
 			w->replica.idx = (unsigned)i + 1;
 			it->finished = 1;
+			rp->pending--;
 			item_release(it);
 			store_submit(rp->srv->store, w);
 			continue;
@@ -961,6 +965,11 @@ void replica_close(struct tv_server *srv)
 	}
 	srv->replica = NULL;
 	replica_free(rp);
+}
+
+size_t replica_pending(const struct tv_server *srv)
+{
+	return srv->replica ? srv->replica->pending : 0;
 }
 
 int replica_ready(const struct tv_server *srv)
