@@ -52,7 +52,8 @@ struct rsubj {
 	uint64_t lag;          /* messages received, not yet applied */
 	uint64_t received;     /* stream seq of the last message received on it */
 	struct ritem *q, *q_tail;
-	int publishing;
+	struct rsubj *dirty_next; /* replica.dirty: has writes to flush */
+	int publishing, dirty;
 	char room[TV_ID_LEN + 1]; /* "" unless a room subject */
 };
 
@@ -89,6 +90,8 @@ struct replica {
 	uint64_t start_last; /* the stream's last seq when this node started */
 	int caught_up, connected;
 	uv_timer_t *watch;      /* the consumer's watchdog (own allocation) */
+	uv_idle_t *kick;        /* flushes the dirty subjects (own allocation) */
+	struct rsubj *dirty;
 	int64_t last_rx_ms, last_resub_ms;
 	size_t pending;      /* writes submitted, not yet handed to the store or ended */
 	uint64_t publish_total, conflicts_total, retries_total, applied_total, republish_total;
@@ -482,7 +485,6 @@ static void flush(struct replica *rp, struct rsubj *sj)
 	struct rpub *rb = calloc(1, sizeof *rb);
 	json_t *arr = json_array();
 	size_t bytes = 0, cap = 0;
-	int creation = 0;
 	if (!rb || !arr) {
 		free(rb);
 		json_decref(arr);
@@ -521,8 +523,6 @@ static void flush(struct replica *rp, struct rsubj *sj)
 			}
 			rb->items = v;
 		}
-		if (it->w->room.id)
-			creation = 1;
 		rb->items[rb->nitems++] = it;
 	}
 	if (!rb->nitems) {
@@ -566,9 +566,25 @@ static void flush(struct replica *rp, struct rsubj *sj)
 		rb->p.expect = expect;
 		rb->p.expect_none = expect == 0;
 	}
-	(void)creation;
 	sj->publishing = 1;
 	jetstream_publish(rp->js, &rb->p);
+}
+
+static void kick_flush(uv_idle_t *h)
+{
+	struct replica *rp = h->data;
+	uv_idle_stop(h);
+	if (!rp)
+		return;
+	struct rsubj *list = rp->dirty;
+	rp->dirty = NULL;
+	while (list) {
+		struct rsubj *sj = list;
+		list = sj->dirty_next;
+		sj->dirty = 0;
+		sj->dirty_next = NULL;
+		flush(rp, sj);
+	}
 }
 
 void replica_submit(struct tv_server *srv, struct store_write *w)
@@ -597,7 +613,17 @@ void replica_submit(struct tv_server *srv, struct store_write *w)
 	else
 		sj->q = it;
 	sj->q_tail = it;
-	flush(rp, sj);
+	/* Not flushed here but at the start of the next loop turn: flushing
+	 * may end other writes (run again, failed), whose completions must not
+	 * run inside the handler that is submitting this one; and the writes
+	 * of one loop turn go out together. */
+	if (!sj->dirty) {
+		sj->dirty = 1;
+		sj->dirty_next = rp->dirty;
+		rp->dirty = sj;
+	}
+	if (rp->kick && !uv_is_active((uv_handle_t *)rp->kick))
+		uv_idle_start(rp->kick, kick_flush);
 }
 
 /* Writes whose room moved on run again once this node caught up. */
@@ -886,6 +912,15 @@ int replica_open(struct tv_server *srv, char *err, size_t errlen)
 	rp->connected = 1;
 	rp->caught_up = rp->pos_seq >= rp->start_last;
 	rp->last_rx_ms = server_now_ms();
+	rp->kick = malloc(sizeof *rp->kick);
+	if (!rp->kick) {
+		snprintf(err, errlen, "out of memory");
+		jetstream_close(rp->js);
+		replica_free(rp);
+		return -TV_E_INTERNAL;
+	}
+	uv_idle_init(srv->loop, rp->kick);
+	rp->kick->data = rp;
 	rp->watch = malloc(sizeof *rp->watch);
 	if (rp->watch) {
 		uv_timer_init(srv->loop, rp->watch);
@@ -943,6 +978,12 @@ void replica_close(struct tv_server *srv)
 		rp->watch->data = NULL;
 		uv_close((uv_handle_t *)rp->watch, free_timer);
 		rp->watch = NULL;
+	}
+	if (rp->kick) {
+		uv_idle_stop(rp->kick);
+		rp->kick->data = NULL;
+		uv_close((uv_handle_t *)rp->kick, free_timer);
+		rp->kick = NULL;
 	}
 	struct jetstream *js = rp->js;
 	rp->js = NULL;
