@@ -10,7 +10,8 @@ NATS JetStream cluster (three nats-servers, stream replicas 3).
    live-received the same events in the same order.
  - A retried request (same id) sent through another node answers with the
    first result and "replayed":true and appends nothing.
- - A participant who joined on one node resumes with its token on another.
+ - A participant who joined on one node resumes with its token on another,
+   even at once (the node waits a moment for the token to arrive).
  - /metrics of each node reports the cluster counters.
  - A phase change on one node races notes on the others: every note lands
    before it or is refused with wrong_phase after being run again; a node
@@ -90,6 +91,13 @@ class ClusterBasic(nc.ClusterCase):
                 r = await self.retry(p, "join", ("bad_code",), code=code,
                                      name="Deltagare %d-%d" % (i + 1, k))
                 p.identity, p.token = r["identity"], r["token"]
+                if not people:
+                    # At once on another node: the token travels with the
+                    # join; that node waits for it rather than refuse it.
+                    q = await self.connect(nodes[(i + 2) % 3])
+                    self.assertEqual((await q.resume(p.token))["identity"]["id"],
+                                     p.identity["id"])
+                    await q.close()
                 a = await self.retry(mods[(i + 1) % 3], "table.assign", ("not_a_member",),
                                      room=R, identity=p.identity["id"], table=table)
                 # Acknowledged by one node, seen by the participant's own
