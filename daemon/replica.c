@@ -49,7 +49,7 @@ struct rsubj {
 	uint64_t applied;      /* last stream seq of this subject applied here */
 	uint64_t own_last;     /* last seq this node appended (acknowledged) */
 	uint64_t last_foreign; /* last applied seq that another node appended */
-	uint64_t lag;          /* messages received, not yet applied */
+	uint64_t lag;          /* records received, not yet applied */
 	uint64_t received;     /* stream seq of the last message received on it */
 	struct ritem *q, *q_tail;
 	struct rsubj *dirty_next; /* replica.dirty: has writes to flush */
@@ -671,6 +671,7 @@ struct rmark {
 	struct replica *rp;
 	struct rsubj *sj;
 	uint64_t seq, pending;
+	size_t records; /* counted in sj->lag until this marker commits */
 	int foreign;
 };
 
@@ -685,8 +686,7 @@ static void mark_done(struct store_write *w)
 		m->sj->applied = m->seq;
 	if (m->foreign && m->seq > m->sj->last_foreign)
 		m->sj->last_foreign = m->seq; /* a valid message of another node */
-	if (m->sj->lag)
-		m->sj->lag--;
+	m->sj->lag -= m->sj->lag >= m->records ? m->records : m->sj->lag;
 	if (m->seq > rp->pos_seq)
 		rp->pos_seq = m->seq;
 	if ((m->pending == 0 || m->seq >= rp->start_last) && !rp->caught_up) {
@@ -726,6 +726,8 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 	/* Resuming inside a message applied partly before a restart. */
 	int resumed = seq == rp->pos_seq;
 	size_t from = resumed ? rp->pos_idx : 0;
+	if (from > nrec)
+		from = nrec;
 	int foreign = 1;
 	/* A room's message that does not follow the subject's previous one
 	 * is void on every node alike: it was built on a view another node's
@@ -760,7 +762,7 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 		foreign = 0; /* changes nothing: no one's view is older for it */
 		from = nrec;
 	}
-	sj->lag++;
+	sj->lag += nrec - from;
 	for (size_t i = from; i < nrec; i++) {
 		json_t *r = json_array_get(recs, i);
 		const char *o = jstr(r, "o");
@@ -807,6 +809,7 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 	m->sj = sj;
 	m->seq = seq;
 	m->pending = pending;
+	m->records = nrec - from;
 	m->foreign = foreign;
 	m->w.replica.subject = sj->subject;
 	m->w.replica.seq = seq;
@@ -1066,7 +1069,7 @@ void replica_metrics(struct tv_server *srv, void (*put)(void *o, const char *fmt
 	put(o, "# HELP tavla_cluster_stream_seq last stream sequence applied here\n"
 	       "# TYPE tavla_cluster_stream_seq gauge\n");
 	put(o, "tavla_cluster_stream_seq %llu\n", (unsigned long long)rp->pos_seq);
-	put(o, "# HELP tavla_cluster_lag_events messages of a loaded room received but not yet applied\n"
+	put(o, "# HELP tavla_cluster_lag_events events (records) of a loaded room received from the stream but not yet applied\n"
 	       "# TYPE tavla_cluster_lag_events gauge\n");
 	struct lag_walk lw = { srv, put, o };
 	map_each(&rp->subjects, put_lag, &lw);
