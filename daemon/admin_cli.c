@@ -24,6 +24,7 @@
 
 #include "auth.h"
 #include "datadir.h"
+#include "replica.h"
 #include "store.h"
 
 static const char admin_usage[] =
@@ -37,6 +38,8 @@ static const char admin_usage[] =
 	"  export-identity ID           print everything stored about an identity (JSON)\n"
 	"  erase-identity ID            erase an identity's name and text (GDPR) (*)\n"
 	"  retention DAYS               delete rooms without events for DAYS days (*)\n"
+	"  cluster-import               publish this data directory's store into the\n"
+	"                               cluster's stream (cluster_nats); idempotent\n"
 	"ROOM is a room id or join code. (*) only while tavlad is stopped.\n";
 
 /* The password from the first line of stdin; 0, or 2 (usage) with a message. */
@@ -130,6 +133,10 @@ int admin_cli_main(const struct tv_config *cfg, const char *db_path, int argc, c
 		}                                         \
 	} while (0)
 
+	if (strcmp(cmd, "cluster-import") == 0) {
+		NEED(2);
+		return replica_import(cfg, db_path);
+	}
 	if (strcmp(cmd, "org-add") == 0) {
 		NEED(3);
 		if (store_admin_org_add(db_path, argv[2], err, sizeof err))

@@ -182,6 +182,8 @@ void dispatch_finish(struct tv_server *srv, const struct reply_to *rt, int statu
 	struct conn *c = conn_by_id(srv, rt->conn_id);
 	if (!c || c->state == CONN_CLOSING)
 		return;
+	if (status == STORE_RERUN)
+		status = -TV_E_OVERLOADED; /* not run again: the client retries */
 	if (status)
 		dispatch_error(c, rt->req_id, status, msg);
 	else
@@ -197,7 +199,23 @@ struct pending {
 	unsigned char fingerprint[TV_HASH_LEN];
 	struct reply_to *waiters;
 	size_t nwaiters;
+	/* Cluster mode: the request's text, to run it again when its room
+	 * moved on before it was appended (STORE_RERUN, replica.h). */
+	char *raw;
+	size_t raw_len;
 };
+
+void dispatch_pending_free(void *pending)
+{
+	struct pending *p = pending;
+	if (!p)
+		return;
+	free(p->waiters);
+	free(p->raw);
+	free(p);
+}
+
+static void rerun(struct tv_server *srv, struct pending *p);
 
 const char *pending_identity(const struct pending *p) { return p->identity; }
 const char *pending_client_id(const struct pending *p) { return p->client_id; }
@@ -218,6 +236,10 @@ static int add_waiter(struct pending *p, struct conn *c, const char *req_id)
 void dispatch_pending_finish(struct tv_server *srv, struct pending *p,
 			     const struct store_write *w)
 {
+	if (w->status == STORE_RERUN) {
+		rerun(srv, p);
+		return;
+	}
 	map_del(&srv->pending, p->key);
 	int status = w->status, replayed = w->duplicate;
 	if (status == 0 && w->duplicate && memcmp(w->dup_fingerprint, p->fingerprint, TV_HASH_LEN))
@@ -234,8 +256,7 @@ void dispatch_pending_finish(struct tv_server *srv, struct pending *p,
 			dispatch_ok_raw(c, p->waiters[i].req_id, w->reply, replayed || i > 0);
 	}
 	(void)TV_FAULT("dispatch.after_ack"); /* abort action only */
-	free(p->waiters);
-	free(p);
+	dispatch_pending_free(p);
 }
 
 /* Returns 0 with ctx->pending set (run the handler), TV_ASYNC when the
@@ -268,9 +289,16 @@ static int idempotency(struct tv_ctx *ctx)
 	snprintf(p->identity, sizeof p->identity, "%s", c->ident.id);
 	snprintf(p->client_id, sizeof p->client_id, "%s", ctx->req->id);
 	memcpy(p->fingerprint, fp, TV_HASH_LEN);
+	if (srv->replica && ctx->raw) {
+		p->raw = malloc(ctx->raw_len + 1);
+		if (p->raw) {
+			memcpy(p->raw, ctx->raw, ctx->raw_len);
+			p->raw[ctx->raw_len] = 0;
+			p->raw_len = ctx->raw_len;
+		}
+	}
 	if (add_waiter(p, c, ctx->req->id) || map_put(&srv->pending, p->key, p)) {
-		free(p->waiters);
-		free(p);
+		dispatch_pending_free(p);
 		return -TV_E_INTERNAL;
 	}
 	ctx->pending = p;
@@ -278,6 +306,8 @@ static int idempotency(struct tv_ctx *ctx)
 }
 
 /* ---- the shared checks ---------------------------------------------------------------- */
+
+static int check_auth(struct tv_ctx *ctx, const struct tv_op_info *info, int ident);
 
 static int check(struct tv_ctx *ctx, const struct tv_op_info *info)
 {
@@ -292,6 +322,19 @@ static int check(struct tv_ctx *ctx, const struct tv_op_info *info)
 		return -TV_E_RATE_LIMITED;
 	}
 	int ident = c->state == CONN_IDENT;
+	int rc = check_auth(ctx, info, ident);
+	if (rc)
+		return rc;
+	if (info->mutates)
+		return idempotency(ctx);
+	return 0;
+}
+
+/* The checks of an op's row that depend on the connection's state: its
+ * identity, the room it names and the sender's role there. */
+static int check_auth(struct tv_ctx *ctx, const struct tv_op_info *info, int ident)
+{
+	struct conn *c = ctx->conn;
 	switch (info->auth) {
 	case TV_AUTH_ANON:
 		if (ident)
@@ -318,8 +361,6 @@ static int check(struct tv_ctx *ctx, const struct tv_op_info *info)
 		   info->roles == TV_ROLE_MODERATOR && strcmp(c->ident.kind, "account") != 0) {
 		return -TV_E_FORBIDDEN;
 	}
-	if (info->mutates)
-		return idempotency(ctx);
 	return 0;
 }
 
@@ -336,7 +377,7 @@ void dispatch_message(struct conn *c, const char *buf, size_t len)
 			conn_close(c, 1007, "invalid UTF-8");
 		return;
 	}
-	struct tv_ctx ctx = { .srv = srv, .conn = c, .req = &req };
+	struct tv_ctx ctx = { .srv = srv, .conn = c, .req = &req, .raw = buf, .raw_len = len };
 	const struct tv_op_info *info = tv_op_info(req.op);
 	rc = check(&ctx, info);
 	if (rc == 0)
@@ -362,8 +403,7 @@ void dispatch_message(struct conn *c, const char *buf, size_t len)
 		/* Nothing was written: forget the request so a retry runs it.
 		 * It was created just now, so this request is its only waiter. */
 		map_del(&srv->pending, ctx.pending->key);
-		free(ctx.pending->waiters);
-		free(ctx.pending);
+		dispatch_pending_free(ctx.pending);
 		ctx.pending = NULL;
 	}
 	if (rc < 0) {
@@ -377,6 +417,77 @@ void dispatch_message(struct conn *c, const char *buf, size_t len)
 	if (rc < 0 || rc == 0)
 		log_debug("request", "conn=%s op=%s rc=%s", c->key, info->wire,
 			  rc ? tv_err_name(rc) : "ok");
+	json_decref(ctx.result);
+	free(ctx.result_raw);
+	tv_request_free(&req);
+}
+
+/* ---- running a request again (cluster mode) ------------------------------------------- */
+
+/* Answers every waiter of p the same way and forgets p. */
+static void finish_all(struct tv_server *srv, struct pending *p, int status,
+		       const char *result, int replayed, const char *msg)
+{
+	map_del(&srv->pending, p->key);
+	for (size_t i = 0; i < p->nwaiters; i++) {
+		struct conn *c = conn_by_id(srv, p->waiters[i].conn_id);
+		if (!c || c->state == CONN_CLOSING)
+			continue;
+		if (status)
+			dispatch_error(c, p->waiters[i].req_id, status, msg);
+		else
+			dispatch_ok_raw(c, p->waiters[i].req_id, result, replayed || i > 0);
+	}
+	dispatch_pending_free(p);
+}
+
+/*
+ * Another node appended to the room between this request's checks and its
+ * append, and this node has now applied that. The request runs again from
+ * its text against the room as it is now, exactly as when it arrived
+ * (except rate limiting and idempotency, done already): it may now be
+ * refused (the phase moved on, the vote budget is spent), or turn out to
+ * be a repeat that committed meanwhile elsewhere.
+ */
+static void rerun(struct tv_server *srv, struct pending *p)
+{
+	struct conn *c = p->nwaiters ? conn_by_id(srv, p->waiters[0].conn_id) : NULL;
+	struct tv_request req;
+	char err[200] = "";
+	if (!c || c->state == CONN_CLOSING || !p->raw || srv->stopping ||
+	    tv_request_decode(p->raw, p->raw_len, &req, err, sizeof err)) {
+		finish_all(srv, p, srv->stopping ? -TV_E_SHUTTING_DOWN : -TV_E_OVERLOADED, NULL, 0,
+			   NULL);
+		return;
+	}
+	struct tv_ctx ctx = { .srv = srv, .conn = c, .req = &req, .raw = p->raw,
+			      .raw_len = p->raw_len };
+	const struct tv_op_info *info = tv_op_info(req.op);
+	int rc = check_auth(&ctx, info, c->state == CONN_IDENT);
+	ctx.pending = p;
+	if (rc == 0)
+		rc = handlers[req.op](&ctx);
+	log_debug("request.rerun", "conn=%s op=%s rc=%s", c->key, info->wire,
+		  rc == TV_ASYNC ? "async" : rc ? tv_err_name(rc) : "ok");
+	if (rc == TV_ASYNC) {
+		/* p goes on with the handler's new write */
+	} else if (rc == 0) {
+		char *s = ctx.result_raw || !ctx.result ? NULL : json_dumps(ctx.result, JSON_COMPACT);
+		finish_all(srv, p, 0, ctx.result_raw ? ctx.result_raw : s ? s : "{}", 0, NULL);
+		free(s);
+	} else {
+		unsigned char stored_fp[TV_HASH_LEN];
+		char *result = NULL;
+		int found = store_request_get(srv->store, p->identity, p->client_id, stored_fp,
+					      &result);
+		if (found == 0 && memcmp(stored_fp, p->fingerprint, TV_HASH_LEN) == 0)
+			finish_all(srv, p, 0, result, 1, NULL);
+		else if (found == 0)
+			finish_all(srv, p, -TV_E_ID_REUSED, NULL, 0, NULL);
+		else
+			finish_all(srv, p, rc, NULL, 0, ctx.err);
+		free(result);
+	}
 	json_decref(ctx.result);
 	free(ctx.result_raw);
 	tv_request_free(&req);

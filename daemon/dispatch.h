@@ -44,6 +44,8 @@ struct tv_ctx {
 	struct tv_server *srv;
 	struct conn *conn;
 	const struct tv_request *req;
+	const char *raw;          /* the request's text (borrowed) */
+	size_t raw_len;
 	struct room *room;        /* ops with ROOM: the joined room */
 	struct room_sub *sub;     /* ... and this connection's subscription */
 	unsigned role;            /* ... and the sender's role in it */
@@ -75,6 +77,8 @@ void dispatch_finish(struct tv_server *srv, const struct reply_to *rt, int statu
 /* The fields a handler puts in its store write to make the request
  * idempotent (borrowed from the pending record, valid until finish). */
 const char *pending_identity(const struct pending *p);
+/* Frees a pending record (the server's map must not hold it any more). */
+void dispatch_pending_free(void *pending);
 const char *pending_client_id(const struct pending *p);
 const unsigned char *pending_fingerprint(const struct pending *p);
 struct store_write;

@@ -42,6 +42,7 @@
 #include "guard.h"
 #include "handlers.h"
 #include "log.h"
+#include "replica.h"
 #include "retention.h"
 #include "room.h"
 #include "server.h"
@@ -61,6 +62,7 @@ struct daemon {
 	enum phase phase;
 	int64_t phase_since;
 	struct retention *retention;
+	int check_cluster; /* --check-cluster */
 	char db_path[4200], cert[4200], key[4200];
 };
 
@@ -72,6 +74,7 @@ static void usage(FILE *fp)
 		"                                                  (tavlad admin help lists them)\n"
 		"       tavlad [-c FILE] backup DEST               online backup of the database\n"
 		"       tavlad [-c FILE] restore SRC               replace it (tavlad stopped)\n"
+		"       tavlad [-c FILE] --check-cluster           check the NATS cluster (cluster_nats)\n"
 		"       tavlad --print-config                      print the example config\n"
 		"       tavlad --version | --help\n\n"
 		"Settings (config file keys; every one is also a --NAME VALUE flag):\n");
@@ -108,7 +111,8 @@ static void shutdown_tick(uv_timer_t *t)
 	struct daemon *d = t->data;
 	struct tv_server *srv = &d->srv;
 	int64_t waited = server_now_ms() - d->phase_since;
-	if (d->phase == DRAIN && (store_pending(srv->store) == 0 || waited > 5000)) {
+	if (d->phase == DRAIN && ((store_pending(srv->store) == 0 && replica_pending(srv) == 0) ||
+				  waited > 5000)) {
 		d->phase = CLOSE;
 		d->phase_since = server_now_ms();
 		ws_server_stop_accepting(srv->ws);
@@ -124,6 +128,9 @@ static void shutdown_tick(uv_timer_t *t)
 		retention_stop(d->retention);
 		d->retention = NULL;
 		ws_server_destroy(srv->ws);
+		/* Cluster mode: stop consuming and publishing before the store
+		 * closes (what the stream holds beyond is applied next start). */
+		replica_close(srv);
 		/* Writes have drained; the writer's wake-up handle is the last
 		 * thing of ours keeping the loop alive. */
 		store_close(srv->store);
@@ -283,6 +290,8 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *sub)
 		} else if (strcmp(a, "--version") == 0) {
 			printf("tavlad %s (protocol %s)\n", TAVLA_VERSION, TV_PROTOCOL_NAME);
 			return 1;
+		} else if (strcmp(a, "--check-cluster") == 0) {
+			d->check_cluster = 1;
 		} else if (strcmp(a, "--print-config") == 0) {
 			config_write_example(stdout);
 			return 1;
@@ -311,7 +320,7 @@ static int parse_args(struct daemon *d, int argc, char **argv, int *sub)
 
 static void free_pending(const char *key, void *value, void *arg)
 {
-	free(value);
+	dispatch_pending_free(value);
 }
 
 int main(int argc, char **argv)
@@ -337,6 +346,11 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	}
 	log_set_level((enum tv_log_level)log_level_parse(d.cfg.log_level));
+	if (d.check_cluster) {
+		rc = replica_check(&d.cfg);
+		config_free(&d.cfg);
+		return rc;
+	}
 	if (d.cfg.send_queue_max < 2 * d.cfg.max_message) {
 		/* An event can be as large as a message; a queue smaller than two
 		 * of them would cut every subscriber off on every large event. */
@@ -416,6 +430,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tavlad: store: %s\n", err);
 		return 1;
 	}
+	if (d.cfg.cluster_nats[0]) {
+		if (replica_open(srv, err, sizeof err)) {
+			fprintf(stderr, "tavlad: cluster: %s\n", err);
+			store_close(srv->store);
+			uv_run(&d.loop, UV_RUN_DEFAULT);
+			return 1;
+		}
+		if (d.cfg.retention_days > 0) {
+			/* Each node's store is a cache of the stream: deleting
+			 * rooms from one cache would not delete them anywhere. */
+			log_warn("cluster.retention_off", "retention_days=%lld", d.cfg.retention_days);
+			d.cfg.retention_days = 0;
+		}
+	}
 	if (export_key_init(srv)) {
 		fprintf(stderr, "tavlad: no randomness for the export key\n");
 		return 1;
@@ -429,6 +457,7 @@ int main(int argc, char **argv)
 		 concepts_patterns(srv->concepts));
 	if (ws_server_start(srv, d.cert, d.key, err, sizeof err)) {
 		fprintf(stderr, "tavlad: %s\n", err);
+		replica_close(srv);
 		store_close(srv->store);
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 		return 1;
@@ -460,6 +489,7 @@ int main(int argc, char **argv)
 	 * Finish lws's teardown, then the store, and check nothing leaked. */
 	while (!ws_server_destroy(srv->ws))
 		uv_run(&d.loop, UV_RUN_ONCE);
+	replica_close(srv);
 	store_close(srv->store); /* NULL unless start-up failed half-way */
 	room_unload_all(srv);
 	uv_run(&d.loop, UV_RUN_DEFAULT);

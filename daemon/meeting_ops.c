@@ -25,6 +25,7 @@
 #include "meeting.h"
 #include "meeting_export.h"
 #include "room.h"
+#include "replica.h"
 #include "server.h"
 #include "store.h"
 
@@ -690,7 +691,7 @@ int handle_rooms_seen(struct tv_ctx *ctx)
 	j->w.seen.seq = j->seq;
 	j->w.now_ms = server_now_ms();
 	j->w.done = seen_done;
-	store_submit(ctx->srv->store, &j->w);
+	replica_submit(ctx->srv, &j->w);
 	return TV_ASYNC;
 }
 

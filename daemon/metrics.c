@@ -17,6 +17,7 @@
  *     max_connections.
  */
 #include "metrics.h"
+#include "replica.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -65,13 +66,13 @@ struct out {
 	int oom;
 };
 
-static void put(struct out *o, const char *fmt, ...)
+static void vput(struct out *o, const char *fmt, va_list ap0)
 {
 	if (o->oom)
 		return;
 	for (;;) {
 		va_list ap;
-		va_start(ap, fmt);
+		va_copy(ap, ap0);
 		int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
 		va_end(ap);
 		if (n < 0) {
@@ -91,6 +92,23 @@ static void put(struct out *o, const char *fmt, ...)
 		o->buf = nb;
 		o->cap = cap;
 	}
+}
+
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vput(o, fmt, ap);
+	va_end(ap);
+}
+
+/* put for other modules' metrics (replica_metrics). */
+static void put_any(void *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vput(o, fmt, ap);
+	va_end(ap);
 }
 
 static void head(struct out *o, const char *name, const char *type, const char *help)
@@ -204,6 +222,7 @@ char *metrics_render(struct tv_server *srv, int cert_loaded, size_t *len)
 	    (unsigned long long)st->retention_deleted);
 	head(&o, "tls_certificate_loaded", "gauge", "1 while a certificate and key are in use");
 	put(&o, "tavla_tls_certificate_loaded %d\n", cert_loaded ? 1 : 0);
+	replica_metrics(srv, put_any, &o); /* cluster mode only */
 
 	if (o.oom) {
 		free(o.buf);
@@ -288,6 +307,7 @@ int metrics_addr_allowed(const char *list, const char *addr)
 
 struct metrics_probe {
 	struct store_write w; /* first: the store hands back &w */
+	struct tv_server *srv;
 	void (*done)(void *arg, int status);
 	void *arg;
 };
@@ -295,8 +315,13 @@ struct metrics_probe {
 static void probe_done(struct store_write *w)
 {
 	struct metrics_probe *p = (struct metrics_probe *)w;
+	int status = w->status;
+	/* Cluster mode: ready only while the stream is reachable and this
+	 * node has applied what it held at start (replica.h). */
+	if (!status && !replica_ready(p->srv))
+		status = -TV_E_OVERLOADED;
 	if (p->done)
-		p->done(p->arg, w->status);
+		p->done(p->arg, status);
 	store_write_release(w);
 	free(p);
 }
@@ -309,6 +334,7 @@ struct metrics_probe *metrics_probe_start(struct tv_server *srv,
 		return NULL;
 	p->done = done;
 	p->arg = arg;
+	p->srv = srv;
 	p->w.probe = 1;
 	p->w.now_ms = server_now_ms();
 	p->w.done = probe_done;

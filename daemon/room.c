@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "replica.h"
 #include "server.h"
 
 struct presence {
@@ -374,7 +375,7 @@ static void write_done(struct store_write *w)
 			room_apply(r, e);
 			ring_push(r, e);
 		}
-	} else if (w->status) {
+	} else if (w->status < 0) {
 		log_warn("room.write_failed", "room=%s code=%s", r->id, tv_err_name(w->status));
 	}
 	char *reply = w->reply; /* done frees the struct that holds w */
@@ -393,7 +394,22 @@ void room_write_submit(struct room *r, struct room_write *rw)
 	rw->w.now_ms = rw->ev.ts_ms;
 	rw->w.done = write_done;
 	r->inflight++;
-	store_submit(r->srv->store, &rw->w);
+	replica_submit(r->srv, &rw->w);
+}
+
+void room_replica_event(struct tv_server *srv, const struct tv_event_view *v)
+{
+	struct room *r = map_get(&srv->rooms_by_id, v->room);
+	if (!r || v->seq <= r->head)
+		return; /* not loaded here, or loaded after it was stored */
+	struct tv_event *e = event_new(v);
+	r->head = v->seq;
+	if (e) {
+		srv->stats.events_published++;
+		metrics_count_event(&srv->stats, e->kind);
+		room_apply(r, e);
+		ring_push(r, e);
+	}
 }
 
 /* ---- catching up and subscribing --------------------------------------------------- */

@@ -131,6 +131,10 @@ struct room_write {
 };
 /* Stamps the time and submits. The room stays loaded until done. */
 void room_write_submit(struct room *r, struct room_write *rw);
+/* Cluster mode: an event another node appended was stored here (v->seq
+ * set): the loaded room applies and publishes it exactly as its own;
+ * nothing happens when the room is not loaded. Thread: loop. */
+void room_replica_event(struct tv_server *srv, const struct tv_event_view *v);
 
 /* ---- subscribing -------------------------------------------------------------- */
 /* Hands every event with since < seq <= min(head, since + page) to emit (as

@@ -13,6 +13,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "room.h"
+#include "replica.h"
 #include "server.h"
 #include "store.h"
 
@@ -120,7 +121,7 @@ static int create(struct tv_server *srv, const char *org_id, const char *creator
 		j->w.request.result = j->result;
 	}
 	j->w.done = create_stored;
-	store_submit(srv->store, &j->w);
+	replica_submit(srv, &j->w);
 	return TV_ASYNC;
 }
 

@@ -27,6 +27,7 @@ struct store;
 struct ws_server;
 struct textan_lexicon;
 struct concepts;
+struct replica;
 
 /* Counters for GET /metrics (metrics.c renders them). Loop thread only;
  * the store keeps its writer's own measurements (store_metrics()). */
@@ -43,6 +44,7 @@ struct tv_server {
 	uv_loop_t *loop;
 	struct tv_config *cfg;
 	struct store *store;
+	struct replica *replica;   /* cluster mode (replica.h); NULL on a single node */
 	struct ws_server *ws;
 	struct map rooms_by_id;     /* room id -> struct room * */
 	struct map conns_by_id;     /* decimal conn id -> struct conn * */

@@ -19,6 +19,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "room.h"
+#include "replica.h"
 #include "server.h"
 #include "store.h"
 
@@ -117,7 +118,7 @@ static void login_verified(void *arg, int ok)
 	j->w.token.identity_id = j->ident.id;
 	j->w.now_ms = server_now_ms();
 	j->w.done = login_stored;
-	store_submit(j->srv->store, &j->w);
+	replica_submit(j->srv, &j->w);
 }
 
 int handle_login(struct tv_ctx *ctx)
@@ -157,23 +158,83 @@ int handle_login(struct tv_ctx *ctx)
 
 /* ---- resume --------------------------------------------------------------------- */
 
+/* The identity of a token, set on c; the reply's result (a new reference)
+ * in *result. 0 or negative. */
+static int resume_as(struct tv_server *srv, struct conn *c, const unsigned char *hash,
+		     json_t **result)
+{
+	struct store_identity si;
+	int64_t max_age = (int64_t)srv->cfg->token_days * 86400000;
+	int rc = store_identity_by_token(srv->store, hash, server_now_ms(), max_age, &si);
+	if (rc)
+		return rc;
+	struct conn_identity id;
+	identity_from_store(&id, &si);
+	conn_set_identity(c, &id);
+	log_info("auth.resume", "conn=%s identity=%s", c->key, id.id);
+	*result = json_pack("{s:o}", "identity", identity_json(&id, NULL));
+	return *result ? 0 : -TV_E_INTERNAL;
+}
+
+/*
+ * Cluster mode: a token made on another node a moment ago may not be in
+ * this node's store yet (it arrives with the join that made it, within
+ * milliseconds). An unknown token is looked up again for RESUME_WAIT_MS
+ * before bad_token is answered.
+ */
+#define RESUME_WAIT_MS 1500
+#define RESUME_POLL_MS 25
+
+struct resume_wait {
+	uv_timer_t timer; /* first: the close callback frees the struct */
+	struct tv_server *srv;
+	struct reply_to rt;
+	int64_t deadline;
+	unsigned char hash[TV_HASH_LEN];
+};
+
+static void resume_wait_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void resume_wait_tick(uv_timer_t *t)
+{
+	struct resume_wait *rw = (struct resume_wait *)t;
+	struct conn *c = conn_by_id(rw->srv, rw->rt.conn_id);
+	if (c && c->state != CONN_CLOSING && !rw->srv->stopping) {
+		json_t *result = NULL;
+		int rc = c->state == CONN_IDENT ? -TV_E_ALREADY_AUTHENTICATED
+			: resume_as(rw->srv, c, rw->hash, &result);
+		if (rc == -TV_E_BAD_TOKEN && server_now_ms() < rw->deadline) {
+			uv_timer_start(t, resume_wait_tick, RESUME_POLL_MS, 0);
+			return;
+		}
+		dispatch_finish(rw->srv, &rw->rt, rc, result, NULL);
+		json_decref(result);
+	}
+	uv_close((uv_handle_t *)t, resume_wait_free);
+}
+
 int handle_resume(struct tv_ctx *ctx)
 {
 	size_t len;
 	const char *token = tv_req_str(ctx->req, "token", &len);
 	unsigned char hash[TV_HASH_LEN];
 	crypto_sha256(token, len, hash);
-	struct store_identity si;
-	int64_t max_age = (int64_t)ctx->srv->cfg->token_days * 86400000;
-	int rc = store_identity_by_token(ctx->srv->store, hash, server_now_ms(), max_age, &si);
-	if (rc)
+	int rc = resume_as(ctx->srv, ctx->conn, hash, &ctx->result);
+	if (rc != -TV_E_BAD_TOKEN || !ctx->srv->replica)
 		return rc;
-	struct conn_identity id;
-	identity_from_store(&id, &si);
-	conn_set_identity(ctx->conn, &id);
-	log_info("auth.resume", "conn=%s identity=%s", ctx->conn->key, id.id);
-	ctx->result = json_pack("{s:o}", "identity", identity_json(&id, NULL));
-	return ctx->result ? 0 : -TV_E_INTERNAL;
+	struct resume_wait *rw = calloc(1, sizeof *rw);
+	if (!rw)
+		return rc;
+	rw->srv = ctx->srv;
+	reply_to_init(&rw->rt, ctx);
+	rw->deadline = server_now_ms() + RESUME_WAIT_MS;
+	memcpy(rw->hash, hash, TV_HASH_LEN);
+	uv_timer_init(ctx->srv->loop, &rw->timer);
+	uv_timer_start(&rw->timer, resume_wait_tick, RESUME_POLL_MS, 0);
+	return TV_ASYNC;
 }
 
 /* ---- join: the seam -------------------------------------------------------------- */
@@ -305,6 +366,13 @@ static void join_stored(struct room_write *rw)
 {
 	struct join_job *j = (struct join_job *)rw;
 	struct conn *c = conn_by_id(j->srv, j->rt.conn_id);
+	if (rw->w.status == STORE_RERUN && c && c->state != CONN_CLOSING) {
+		/* Cluster mode: another node appended to the room first. A
+		 * first join is valid whatever happened meanwhile: append it
+		 * again after what is there now. */
+		room_write_submit(rw->room, rw);
+		return;
+	}
 	if (rw->w.status) {
 		dispatch_finish(j->srv, &j->rt, rw->w.status, NULL, NULL);
 	} else if (c && c->state != CONN_CLOSING) {
@@ -378,6 +446,8 @@ static int join_member(struct tv_ctx *ctx, struct room *r, const char *name, uns
 	return TV_ASYNC;
 }
 
+static int join_wait(struct tv_ctx *ctx, struct room *r, unsigned role, uint64_t since);
+
 int handle_join(struct tv_ctx *ctx)
 {
 	struct conn *c = ctx->conn;
@@ -415,6 +485,8 @@ int handle_join(struct tv_ctx *ctx)
 	if (!role) {
 		rc = join_member(ctx, r, name, observer ? TV_ROLE_OBSERVER : TV_ROLE_PARTICIPANT,
 				 (uint64_t)since);
+	} else if (ctx->srv->replica && since > 0 && (uint64_t)since > r->head) {
+		rc = join_wait(ctx, r, role, (uint64_t)since);
 	} else {
 		rc = subscribe(c, r, role, (uint64_t)since, ctx->req->id, NULL, ctx->err,
 			       sizeof ctx->err);
@@ -423,6 +495,74 @@ int handle_join(struct tv_ctx *ctx)
 	}
 	room_release_if_idle(r);
 	return rc;
+}
+
+/*
+ * Cluster mode: a client that moved from another node may know seqs this
+ * node has not applied yet (a few milliseconds behind, or seconds after a
+ * NATS failover). Its join waits, up to JOIN_WAIT_MS, for the room to get
+ * there instead of being refused; the room is looked up again each time,
+ * so nothing is held meanwhile.
+ */
+#define JOIN_WAIT_MS 5000
+#define JOIN_POLL_MS 20
+
+struct join_wait {
+	uv_timer_t timer; /* first: the close callback frees the struct */
+	struct tv_server *srv;
+	uint64_t conn_id, since;
+	unsigned role;
+	int64_t deadline;
+	char room[TV_ID_LEN + 1];
+	char req_id[TV_ID_MAX_BYTES + 1];
+};
+
+static void join_wait_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void join_wait_tick(uv_timer_t *t)
+{
+	struct join_wait *jw = (struct join_wait *)t;
+	struct conn *c = conn_by_id(jw->srv, jw->conn_id);
+	struct room *r = NULL;
+	int rc = 0;
+	if (!c || c->state == CONN_CLOSING || jw->srv->stopping)
+		goto done;
+	rc = room_get(jw->srv, jw->room, &r);
+	if (!rc && r->head < jw->since && server_now_ms() < jw->deadline) {
+		room_release_if_idle(r);
+		uv_timer_start(t, join_wait_tick, JOIN_POLL_MS, 0);
+		return;
+	}
+	char err[200] = "";
+	if (!rc)
+		rc = subscribe(c, r, jw->role, jw->since, jw->req_id, NULL, err, sizeof err);
+	if (rc)
+		dispatch_error(c, jw->req_id, rc, err);
+	room_release_if_idle(r);
+done:
+	uv_close((uv_handle_t *)t, join_wait_free);
+}
+
+static int join_wait(struct tv_ctx *ctx, struct room *r, unsigned role, uint64_t since)
+{
+	struct join_wait *jw = calloc(1, sizeof *jw);
+	if (!jw)
+		return -TV_E_INTERNAL;
+	jw->srv = ctx->srv;
+	jw->conn_id = ctx->conn->id;
+	jw->since = since;
+	jw->role = role;
+	jw->deadline = server_now_ms() + JOIN_WAIT_MS;
+	snprintf(jw->room, sizeof jw->room, "%s", r->id);
+	snprintf(jw->req_id, sizeof jw->req_id, "%s", ctx->req->id);
+	uv_timer_init(ctx->srv->loop, &jw->timer);
+	uv_timer_start(&jw->timer, join_wait_tick, JOIN_POLL_MS, 0);
+	log_debug("room.join_wait", "room=%s since=%llu head=%llu", r->id,
+		  (unsigned long long)since, (unsigned long long)r->head);
+	return TV_ASYNC;
 }
 
 int handle_leave(struct tv_ctx *ctx)

@@ -131,6 +131,11 @@ static const char *const migrations[] = {
 	"  SELECT identity_id, client_id, fingerprint, result, room_id, created"
 	"  FROM requests_recent;"
 	"DROP INDEX events_by_author;",
+	/* 4 -> 5: cluster mode (replica.c): the stream position applied so
+	 * far, for the stream as a whole (subject '') and per subject. Empty
+	 * on a single node. */
+	"CREATE TABLE IF NOT EXISTS replica("
+	"  subject TEXT PRIMARY KEY, seq INTEGER NOT NULL, idx INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -138,7 +143,7 @@ static const char *const migrations[] = {
 enum rd_stmt {
 	RD_ROOM_GET, RD_ROOM_BY_CODE, RD_ROOMS_ORG, RD_ROOMS_MEMBER, RD_TOKEN,
 	RD_TOKEN_TOUCH, RD_ACCOUNT, RD_MEMBER, RD_EVENTS, RD_REQUEST, RD_CODE,
-	RD__COUNT
+	RD_REPLICA, RD__COUNT
 };
 static const char *const rd_sql[RD__COUNT] = {
 	[RD_ROOM_GET] = "SELECT r.id, r.org_id, r.code, r.kind, r.title, r.created,"
@@ -167,13 +172,15 @@ static const char *const rd_sql[RD__COUNT] = {
 		" UNION ALL SELECT fingerprint, result FROM requests_recent"
 		" WHERE identity_id = ?1 AND client_id = ?2",
 	[RD_CODE] = "SELECT 1 FROM rooms WHERE code = ?1",
+	[RD_REPLICA] = "SELECT subject, seq, idx FROM replica",
 };
 
 enum wr_stmt {
 	WR_BEGIN, WR_COMMIT, WR_ROLLBACK, WR_ROOM, WR_IDENTITY, WR_TOKEN, WR_MEMBER,
 	WR_EVENT, WR_REQUEST, WR_HEAD, WR_MEMBER_SET, WR_REQUEST_GET, WR_PROBE,
 	WR_SEARCH_DOC, WR_SEARCH_FTS, WR_SEEN, WR_RECENT_GET, WR_RECENT_SCAN, WR_RECENT_LIST, WR_MERGE,
-	WR_MERGE_CLEAR, WR__COUNT
+	WR_MERGE_CLEAR, WR_REPLICA, WR_ORG, WR_ACCOUNT, WR_ROOM_IMP, WR_IDENTITY_IMP,
+	WR_TOKEN_IMP, WR__COUNT
 };
 static const char *const wr_sql[WR__COUNT] = {
 	[WR_BEGIN] = "BEGIN IMMEDIATE",
@@ -210,6 +217,17 @@ static const char *const wr_sql[WR__COUNT] = {
 		" created) SELECT identity_id, client_id, fingerprint, result, room_id, created"
 		" FROM requests_recent ORDER BY identity_id, client_id",
 	[WR_MERGE_CLEAR] = "DELETE FROM requests_recent",
+	[WR_REPLICA] = "INSERT INTO replica(subject, seq, idx) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (subject) DO UPDATE SET seq = excluded.seq, idx = excluded.idx",
+	[WR_ORG] = "INSERT OR IGNORE INTO orgs(id, name, created) VALUES (?1, ?2, ?3)",
+	[WR_ACCOUNT] = "INSERT OR IGNORE INTO accounts(username, identity_id, pwhash, created)"
+		" VALUES (?1, ?2, ?3, ?4)",
+	[WR_ROOM_IMP] = "INSERT OR IGNORE INTO rooms(id, org_id, kind, title, code, created_by,"
+		" created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[WR_IDENTITY_IMP] = "INSERT OR IGNORE INTO identities(id, kind, org_id, name, created)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[WR_TOKEN_IMP] = "INSERT OR IGNORE INTO tokens(hash, identity_id, created, used)"
+		" VALUES (?1, ?2, ?3, ?3)",
 };
 
 /* Histogram bounds (upper, inclusive) of the writer's measurements. */
@@ -544,6 +562,24 @@ static int apply(struct store *s, struct store_write *w)
 	sqlite3_stmt *st;
 	int rc;
 	w->duplicate = 0;
+	if (w->replica.seq) {
+		st = s->ws[WR_REPLICA];
+		for (int i = 0; i < 2; i++) {
+			bind_text(st, 1, i ? w->replica.subject : "");
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)w->replica.seq);
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)w->replica.idx);
+			if ((rc = step_done(st)))
+				return rc;
+		}
+	}
+	if (w->org.id) {
+		st = s->ws[WR_ORG];
+		bind_text(st, 1, w->org.id);
+		bind_text(st, 2, w->org.name);
+		sqlite3_bind_int64(st, 3, w->now_ms);
+		if ((rc = step_done(st)))
+			return rc;
+	}
 	if (w->probe) {
 		st = s->ws[WR_PROBE];
 		sqlite3_bind_int64(st, 1, w->now_ms);
@@ -562,7 +598,7 @@ static int apply(struct store *s, struct store_write *w)
 			return rc < 0 ? rc : 0; /* a repeat: nothing to write */
 	}
 	if (w->room.id) {
-		st = s->ws[WR_ROOM];
+		st = s->ws[w->import ? WR_ROOM_IMP : WR_ROOM];
 		bind_text(st, 1, w->room.id);
 		bind_text(st, 2, w->room.org_id);
 		bind_text(st, 3, w->room.kind);
@@ -574,7 +610,7 @@ static int apply(struct store *s, struct store_write *w)
 			return rc;
 	}
 	if (w->identity.id) {
-		st = s->ws[WR_IDENTITY];
+		st = s->ws[w->import ? WR_IDENTITY_IMP : WR_IDENTITY];
 		bind_text(st, 1, w->identity.id);
 		bind_text(st, 2, w->identity.kind);
 		bind_text(st, 3, w->identity.org_id);
@@ -584,10 +620,19 @@ static int apply(struct store *s, struct store_write *w)
 			return rc;
 	}
 	if (w->token.hash) {
-		st = s->ws[WR_TOKEN];
+		st = s->ws[w->import ? WR_TOKEN_IMP : WR_TOKEN];
 		sqlite3_bind_blob(st, 1, w->token.hash, TV_HASH_LEN, SQLITE_STATIC);
 		bind_text(st, 2, w->token.identity_id);
 		sqlite3_bind_int64(st, 3, w->now_ms);
+		if ((rc = step_done(st)))
+			return rc;
+	}
+	if (w->account.username) {
+		st = s->ws[WR_ACCOUNT];
+		bind_text(st, 1, w->account.username);
+		bind_text(st, 2, w->account.identity_id);
+		bind_text(st, 3, w->account.pwhash);
+		sqlite3_bind_int64(st, 4, w->now_ms);
 		if ((rc = step_done(st)))
 			return rc;
 	}
@@ -605,6 +650,10 @@ static int apply(struct store *s, struct store_write *w)
 		uint64_t head;
 		if ((rc = writer_head(s, e->room, &head)))
 			return rc;
+		if (w->import && e->seq <= head)
+			goto event_done; /* this node has it already */
+		if (w->import && e->seq != head + 1)
+			return -TV_E_STORAGE_ERROR; /* never store a gap */
 		e->seq = head + 1; /* invariant 2: the writer is the sequencer */
 		st = s->ws[WR_EVENT];
 		bind_text(st, 1, e->room);
@@ -631,6 +680,7 @@ static int apply(struct store *s, struct store_write *w)
 				return rc;
 		}
 	}
+event_done:
 	if (w->seen.room_id) {
 		st = s->ws[WR_SEEN];
 		bind_text(st, 1, w->seen.identity_id);
@@ -1129,6 +1179,21 @@ int store_request_get(struct store *s, const char *identity_id, const char *clie
 	}
 	sqlite3_reset(st);
 	return ret;
+}
+
+int store_replica_positions(struct store *s,
+			    void (*fn)(void *arg, const char *subject, uint64_t seq, unsigned idx),
+			    void *arg)
+{
+	sqlite3_stmt *st = s->rs[RD_REPLICA];
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *subj = sqlite3_column_text(st, 0);
+		fn(arg, subj ? (const char *)subj : "", (uint64_t)sqlite3_column_int64(st, 1),
+		   (unsigned)sqlite3_column_int64(st, 2));
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : sql_err(rc);
 }
 
 int store_code_taken(struct store *s, const char *code)

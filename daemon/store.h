@@ -96,11 +96,28 @@ struct store_write {
 	struct { int64_t before_ms; int (*keep)(void *arg, const char *room_id);
 	         void *keep_arg; long deleted; } retention;
 	int64_t now_ms;
+	/* Cluster mode (replica.c): where this write is in the stream. The
+	 * writer records (seq, idx) as the position applied so far, for the
+	 * stream as a whole and for subject, in the write's own transaction,
+	 * so a restart resumes exactly after it. Absent: seq 0. */
+	struct { const char *subject; uint64_t seq; unsigned idx; } replica;
+	/* Cluster mode: what `tavlad admin cluster-import` carries besides the
+	 * parts above; with `import` set every part is inserted only when
+	 * missing (a node that already has it skips it) and the event keeps
+	 * the seq it had (event->seq, which must extend the room by one or
+	 * be stored already). */
+	struct { const char *id, *name; } org;
+	struct { const char *username, *identity_id, *pwhash; } account;
+	int import;
 	/* Set by the writer: */
 	int duplicate;                          /* the request was done before */
 	unsigned char dup_fingerprint[TV_HASH_LEN];
 	char *reply;                            /* malloc'd result text, or NULL */
 };
+/* A status besides 0 and -TV_E_x, cluster mode only (replica.c): the
+ * room moved on (another node appended first) before this write was
+ * appended; nothing was written and the request runs again. */
+#define STORE_RERUN 1
 /* Frees what the writer attached (reply); call from done. */
 void store_write_release(struct store_write *w);
 /* Queues w (the caller keeps ownership of the memory; the store links it
@@ -169,6 +186,11 @@ long store_events(struct store *s, const char *room_id, uint64_t after, uint64_t
  * result, 1 when there is none, negative on error. */
 int store_request_get(struct store *s, const char *identity_id, const char *client_id,
                       unsigned char fingerprint[TV_HASH_LEN], char **result);
+/* Cluster mode: each stream position recorded (subject "" is the stream as
+ * a whole), through fn. 0 or negative. Loop thread. */
+int store_replica_positions(struct store *s,
+                            void (*fn)(void *arg, const char *subject, uint64_t seq,
+                                       unsigned idx), void *arg);
 /* 1 if a room has this join code, 0 if not, negative on error. */
 int store_code_taken(struct store *s, const char *code);
 
@@ -238,6 +260,16 @@ int store_admin_export_identity(const char *db_path, const char *id, void *out_f
 /* Stopped. GDPR erasure of one identity (see store_admin.c for exactly
  * what is kept). -ENOENT when there is no such identity. */
 int store_admin_erase_identity(const char *db_path, const char *id, char *err, size_t errlen);
+/* Cluster mode migration (tavlad admin cluster-import): hands fn every
+ * identity (with its organisation, account and token hashes) and then
+ * every room (with its members and all its events) as store_writes with
+ * `import` set, one call per identity or room, the writes of one call in
+ * the array w[0..n). Borrowed for the call. fn returns 0 to go on.
+ * Safe while running (one read transaction). */
+int store_admin_export_all(const char *db_path,
+                           int (*fn)(void *arg, const char *kind, const char *id,
+                                     struct store_write *w, size_t n),
+                           void *arg, char *err, size_t errlen);
 /* Stopped. Deletes rooms idle for more than days; *deleted counts them. */
 int store_admin_retention(const char *db_path, long days, long *deleted, char *err,
                           size_t errlen);

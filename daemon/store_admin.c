@@ -782,3 +782,237 @@ int store_admin_erase_identity(const char *db_path, const char *id, char *err, s
 	sqlite3_close(db);
 	return rc;
 }
+
+/* ---- cluster-import: everything, as writes ------------------------------------------------- */
+
+/* Copies of the column texts of one call, freed after it. */
+struct strs {
+	char **v;
+	size_t n, cap;
+	int oom;
+};
+
+static const char *keep(struct strs *s, sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NULL;
+	const void *p = sqlite3_column_blob(st, col);
+	int len = sqlite3_column_bytes(st, col);
+	char *c = malloc((size_t)len + 1);
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		char **v = realloc(s->v, cap * sizeof *v);
+		if (!v) {
+			free(c);
+			s->oom = 1;
+			return NULL;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	if (!c) {
+		s->oom = 1;
+		return NULL;
+	}
+	if (len)
+		memcpy(c, p, (size_t)len);
+	c[len] = 0;
+	s->v[s->n++] = c;
+	return c;
+}
+
+static void strs_clear(struct strs *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	s->n = 0;
+	s->oom = 0;
+}
+
+struct wlist {
+	struct store_write *w;
+	struct tv_event_view *ev;
+	size_t n, cap;
+};
+
+static struct store_write *wl_add(struct wlist *l, int with_event)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct store_write *w = realloc(l->w, cap * sizeof *w);
+		if (w)
+			l->w = w;
+		struct tv_event_view *ev = realloc(l->ev, cap * sizeof *ev);
+		if (ev)
+			l->ev = ev;
+		if (!w || !ev)
+			return NULL;
+		l->cap = cap;
+	}
+	struct store_write *w = &l->w[l->n];
+	memset(w, 0, sizeof *w);
+	memset(&l->ev[l->n], 0, sizeof l->ev[l->n]);
+	w->import = 1;
+	w->now_ms = wall_ms();
+	(void)with_event;
+	l->n++;
+	return w;
+}
+
+/* Event pointers are set after the list stopped growing (realloc). */
+static void wl_fix_events(struct wlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->w[i].event)
+			l->w[i].event = &l->ev[i];
+}
+
+int store_admin_export_all(const char *db_path,
+			   int (*fn)(void *arg, const char *kind, const char *id,
+				     struct store_write *w, size_t n),
+			   void *arg, char *err, size_t errlen)
+{
+	static const char *const q_ident =
+		"SELECT i.id, i.kind, i.org_id, i.name, o.name, a.username, a.pwhash"
+		" FROM identities i LEFT JOIN orgs o ON o.id = i.org_id"
+		" LEFT JOIN accounts a ON a.identity_id = i.id ORDER BY i.id";
+	static const char *const q_tokens = "SELECT hash FROM tokens WHERE identity_id = ?1";
+	static const char *const q_rooms =
+		"SELECT r.id, r.org_id, r.kind, r.title, r.code, r.created_by, o.name"
+		" FROM rooms r LEFT JOIN orgs o ON o.id = r.org_id ORDER BY r.created, r.id";
+	static const char *const q_members =
+		"SELECT identity_id, role FROM members WHERE room_id = ?1";
+	static const char *const q_events =
+		"SELECT seq, ts, author_id, author_name, kind, data FROM events"
+		" WHERE room_id = ?1 ORDER BY seq";
+	sqlite3 *db;
+	sqlite3_stmt *si = NULL, *stk = NULL, *sr = NULL, *sm = NULL, *se = NULL;
+	struct strs ss = { 0 };
+	struct wlist wl = { 0 };
+	int rc = open_existing(&db, db_path, err, errlen);
+	if (rc)
+		return rc;
+	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, q_ident, -1, &si, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, q_tokens, -1, &stk, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, q_rooms, -1, &sr, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, q_members, -1, &sm, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, q_events, -1, &se, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		rc = -TV_E_STORAGE_ERROR;
+		goto done;
+	}
+	while (!rc && sqlite3_step(si) == SQLITE_ROW) {
+		strs_clear(&ss);
+		wl.n = 0;
+		struct store_write *w = wl_add(&wl, 0);
+		if (!w) {
+			rc = -TV_E_INTERNAL;
+			break;
+		}
+		const char *id = keep(&ss, si, 0);
+		w->identity.id = id;
+		w->identity.kind = keep(&ss, si, 1);
+		w->identity.org_id = keep(&ss, si, 2);
+		w->identity.name = keep(&ss, si, 3);
+		if (w->identity.org_id) {
+			w->org.id = w->identity.org_id;
+			w->org.name = keep(&ss, si, 4);
+			if (!w->org.name)
+				w->org.id = NULL;
+		}
+		w->account.username = keep(&ss, si, 5);
+		w->account.pwhash = keep(&ss, si, 6);
+		w->account.identity_id = id;
+		if (!w->account.username)
+			w->account.pwhash = NULL;
+		sqlite3_bind_text(stk, 1, id, -1, SQLITE_STATIC);
+		while (sqlite3_step(stk) == SQLITE_ROW) {
+			if (sqlite3_column_bytes(stk, 0) != TV_HASH_LEN)
+				continue;
+			struct store_write *t = wl_add(&wl, 0);
+			if (!t)
+				break;
+			t->token.hash = (const unsigned char *)keep(&ss, stk, 0);
+			t->token.identity_id = id;
+		}
+		sqlite3_reset(stk);
+		if (ss.oom || !id) {
+			rc = -TV_E_INTERNAL;
+			break;
+		}
+		if (fn(arg, "identity", id, wl.w, wl.n))
+			break;
+	}
+	while (!rc && sqlite3_step(sr) == SQLITE_ROW) {
+		strs_clear(&ss);
+		wl.n = 0;
+		struct store_write *w = wl_add(&wl, 0);
+		if (!w) {
+			rc = -TV_E_INTERNAL;
+			break;
+		}
+		const char *id = keep(&ss, sr, 0);
+		w->room.id = id;
+		w->room.org_id = keep(&ss, sr, 1);
+		w->room.kind = keep(&ss, sr, 2);
+		w->room.title = keep(&ss, sr, 3);
+		w->room.code = keep(&ss, sr, 4);
+		w->room.created_by = keep(&ss, sr, 5);
+		w->org.id = w->room.org_id;
+		w->org.name = keep(&ss, sr, 6);
+		if (!w->org.name)
+			w->org.id = NULL;
+		sqlite3_bind_text(sm, 1, id, -1, SQLITE_STATIC);
+		while (sqlite3_step(sm) == SQLITE_ROW) {
+			struct store_write *m = wl_add(&wl, 0);
+			if (!m)
+				break;
+			m->member.room_id = id;
+			m->member.identity_id = keep(&ss, sm, 0);
+			m->member.role = (unsigned)sqlite3_column_int(sm, 1);
+			m->member.replace = 1;
+		}
+		sqlite3_reset(sm);
+		sqlite3_bind_text(se, 1, id, -1, SQLITE_STATIC);
+		while (sqlite3_step(se) == SQLITE_ROW) {
+			struct store_write *e = wl_add(&wl, 1);
+			if (!e)
+				break;
+			struct tv_event_view *v = &wl.ev[wl.n - 1];
+			v->room = id;
+			v->seq = (uint64_t)sqlite3_column_int64(se, 0);
+			v->ts_ms = sqlite3_column_int64(se, 1);
+			v->author_id = keep(&ss, se, 2);
+			v->author_name = keep(&ss, se, 3);
+			v->kind = keep(&ss, se, 4);
+			v->data_json = keep(&ss, se, 5);
+			v->data_len = v->data_json ? strlen(v->data_json) : 0;
+			e->event = v; /* fixed below */
+			e->now_ms = v->ts_ms;
+		}
+		sqlite3_reset(se);
+		if (ss.oom || !id) {
+			rc = -TV_E_INTERNAL;
+			break;
+		}
+		wl_fix_events(&wl);
+		if (fn(arg, "room", id, wl.w, wl.n))
+			break;
+	}
+	if (rc == -TV_E_INTERNAL)
+		snprintf(err, errlen, "out of memory");
+done:
+	strs_clear(&ss);
+	free(ss.v);
+	free(wl.w);
+	free(wl.ev);
+	sqlite3_finalize(si);
+	sqlite3_finalize(stk);
+	sqlite3_finalize(sr);
+	sqlite3_finalize(sm);
+	sqlite3_finalize(se);
+	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}

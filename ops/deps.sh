@@ -11,11 +11,11 @@ set -eu
 build="build-essential cmake pkg-config libuv1-dev libwebsockets-dev
   libwebsockets-evlib-uv libsqlite3-dev libssl-dev libjansson-dev
   libargon2-dev libcmocka-dev ca-certificates libutf8proc-dev libstemmer-dev
-  hunspell-sv libqrencode-dev"
+  hunspell-sv libqrencode-dev nats-server libnats-dev"
 # clang and its compiler-rt (libFuzzer, sanitizers) build tests/fuzz.
 # chromium runs the web client in tests/browser (with node and npm).
 test="python3 python3-websockets sqlite3 openssl curl sslscan clang libclang-rt-14-dev chromium
-  mythes-sv"
+  mythes-sv haproxy"
 
 want="$build"
 [ "${1:-}" = "--test" ] && want="$want $test"

@@ -68,6 +68,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	report_init(&rep, o.scenario);
+	if (o.nports > 1)
+		report_text(&rep, "ports", "daemon ports (connections in turn)", o.ports);
 	rc = scenarios[i].run(&o, ctx, &rep);
 	report_common(&rep);
 	if (rep.nrows > 0)

@@ -112,6 +112,27 @@ static int set_value(struct bench_opts *o, const struct opt_row *r, const char *
 	return -1;
 }
 
+/* Reads "P1,P2,..." into o->port_list. 0 or -1 (message printed). */
+static int parse_ports(struct bench_opts *o, const char *s)
+{
+	o->nports = 0;
+	for (;;) {
+		char *end;
+		long p = strtol(s, &end, 10);
+
+		if (end == s || p < 1 || p > 65535 || (*end != ',' && *end != '\0') ||
+		    o->nports >= BENCH_MAX_PORTS) {
+			fprintf(stderr, "tavla-bench: --ports: 1 to %d ports 1..65535, "
+			        "separated by commas (\"%s\")\n", BENCH_MAX_PORTS, o->ports);
+			return -1;
+		}
+		o->port_list[o->nports++] = (int)p;
+		if (*end == '\0')
+			return 0;
+		s = end + 1;
+	}
+}
+
 int options_parse(struct bench_opts *o, int argc, char **argv)
 {
 	memset(o, 0, sizeof(*o));
@@ -175,6 +196,14 @@ int options_parse(struct bench_opts *o, int argc, char **argv)
 	}
 	if (o->password == NULL)
 		o->password = getenv("TAVLA_BENCH_PASSWORD");
+	if (o->ports != NULL) {
+		if (parse_ports(o, o->ports) < 0)
+			return -1;
+		o->port = o->port_list[0];
+	} else {
+		o->nports = 1;
+		o->port_list[0] = o->port;
+	}
 	if (strcmp(o->target, "node") == 0)
 		o->node = 1;
 	else if (strcmp(o->target, "tavla") != 0) {

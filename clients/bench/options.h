@@ -9,7 +9,8 @@
  * Invariants:
  *  1. After options_parse() returned 0 every numeric field is within the
  *     bounds options_parse documents and every string is non-NULL except
- *     ca_file, user and password.
+ *     ca_file, user, password and ports; 1 <= nports <= BENCH_MAX_PORTS,
+ *     every port_list entry is a port and port == port_list[0].
  */
 #ifndef TV_BENCH_OPTIONS_H
 #define TV_BENCH_OPTIONS_H
@@ -17,6 +18,9 @@
 #include <stdio.h>
 
 enum opt_type { OPT_STR, OPT_INT, OPT_DBL, OPT_FLAG };
+
+/* Most --ports (as many as tls_ws_conn's TWC_MAX_TARGETS). */
+#define BENCH_MAX_PORTS 16
 
 struct bench_opts {
 	const char *scenario; /* fanout, idle, write, resume */
@@ -28,6 +32,8 @@ struct bench_opts {
 #include "options.def"
 #undef BENCH_OPT
 	int node;             /* target == "node" */
+	int nports;           /* --ports parsed (1 and {port} without it) */
+	int port_list[BENCH_MAX_PORTS];
 };
 
 /* Fills o from argv (borrowed: strings point into argv). Returns 0, 1 when

@@ -100,8 +100,9 @@ void twc_loop_init(struct twc_loop *lp, uv_loop_t *loop,
 {
 	lp->loop = loop;
 	lp->ssl_ctx = ctx;
-	uv_ip4_addr(ip, port, &lp->addr);
-	snprintf(lp->host, sizeof(lp->host), "%s:%d", ip, port);
+	lp->ntargets = 0;
+	lp->next_target = 0;
+	twc_loop_add_target(lp, ip, port);
 	lp->path = path;
 	lp->subprotocol = subprotocol;
 	lp->max_message = 16u << 20;
@@ -523,6 +524,16 @@ static void feed(struct twc *c, const char *p, size_t n)
 
 /* ---- TLS and socket events ------------------------------------------------ */
 
+int twc_loop_add_target(struct twc_loop *lp, const char *ip, int port)
+{
+	if (lp->ntargets >= TWC_MAX_TARGETS)
+		return -1;
+	uv_ip4_addr(ip, port, &lp->addr[lp->ntargets]);
+	snprintf(lp->host[lp->ntargets], sizeof(lp->host[0]), "%s:%d", ip, port);
+	lp->ntargets++;
+	return 0;
+}
+
 static void send_upgrade(struct twc *c)
 {
 	struct twc_loop *lp = c->lp;
@@ -537,7 +548,7 @@ static void send_upgrade(struct twc *c)
 	             "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
 	             "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
 	             "Sec-WebSocket-Version: 13\r\n%s%s%s\r\n",
-	             lp->path, lp->host, c->key,
+	             lp->path, lp->host[c->target], c->key,
 	             lp->subprotocol ? "Sec-WebSocket-Protocol: " : "",
 	             lp->subprotocol ? lp->subprotocol : "",
 	             lp->subprotocol ? "\r\n" : "");
@@ -649,13 +660,14 @@ int twc_connect(struct twc *c, struct twc_loop *lp, const struct twc_cbs *cbs,
 	c->lp = lp;
 	c->cbs = cbs;
 	c->user = user;
+	c->target = (uint8_t)(lp->next_target++ % lp->ntargets);
 	rc = uv_tcp_init(lp->loop, &c->tcp);
 	if (rc < 0)
 		return rc;
 	c->tcp.data = c;
 	c->state = TWC_TCP;
 	uv_tcp_nodelay(&c->tcp, 1);
-	rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&lp->addr,
+	rc = uv_tcp_connect(&c->creq, &c->tcp, (const struct sockaddr *)&lp->addr[c->target],
 	                    on_connect);
 	if (rc < 0) {
 		/* the handle exists: close it, on_close reports the error */

@@ -46,6 +46,8 @@ struct bio_st;
 struct twc;
 
 #define TWC_LOOP_BUF (64 * 1024)
+/* Most servers one loop spreads its connections over (a cluster's nodes). */
+#define TWC_MAX_TARGETS 16
 
 /* Per-loop shared state: one per thread, borrowed by every connection on
  * that loop. The SSL_CTX may be shared by several loops (read-only after
@@ -53,8 +55,11 @@ struct twc;
 struct twc_loop {
 	uv_loop_t *loop;
 	struct ssl_ctx_st *ssl_ctx;
-	struct sockaddr_in addr;
-	char host[64];         /* Host header value, "127.0.0.1:8443" */
+	/* The servers: connection k of this loop goes to target k mod
+	 * ntargets (round-robin, counted by next_target). */
+	struct sockaddr_in addr[TWC_MAX_TARGETS];
+	char host[TWC_MAX_TARGETS][64]; /* Host header values, "127.0.0.1:8443" */
+	int ntargets, next_target;
 	const char *path;      /* "/ws" */
 	const char *subprotocol; /* offered and required; NULL: none */
 	size_t max_message;    /* larger server messages fail the connection */
@@ -98,6 +103,7 @@ struct twc {
 	uint32_t msg_len, msg_cap;
 	uint8_t state;
 	uint8_t msg_open;          /* a fragmented message is in progress */
+	uint8_t target;            /* index into lp->addr / lp->host */
 	uint16_t close_code;
 	int err;
 	char key[25];              /* Sec-WebSocket-Key sent, base64 */
@@ -111,10 +117,14 @@ struct ssl_ctx_st *twc_tls_ctx_new(const char *ca_file, int insecure,
                                    const char *ip, char *err, size_t errlen);
 void twc_tls_ctx_free(struct ssl_ctx_st *ctx);
 
-/* Initialises lp for loop (borrowed) and the target; seed varies the rng. */
+/* Initialises lp for loop (borrowed) and the first target; seed varies the rng. */
 void twc_loop_init(struct twc_loop *lp, uv_loop_t *loop,
                    struct ssl_ctx_st *ctx, const char *ip, int port,
                    const char *path, const char *subprotocol, uint64_t seed);
+/* Adds a server to spread this loop's connections over (round-robin, in
+ * the order of twc_connect calls). Returns 0, or -1 when lp already has
+ * TWC_MAX_TARGETS. */
+int twc_loop_add_target(struct twc_loop *lp, const char *ip, int port);
 
 /* Starts connecting c (caller-owned memory, zeroed here). Returns 0 (then
  * on_close will come, invariant 1) or a negative libuv error (nothing to

@@ -59,6 +59,11 @@ int workers_run(const struct bench_opts *o, struct ssl_ctx_st *ctx, int n,
 		twc_loop_init(ws[i].tl, &ws[i].loop, ctx, o->host, o->port, o->path,
 		              o->node ? NULL : "tavla.v1", (uint64_t)i + 1 +
 		              (uint64_t)procstat_now_us());
+		for (int p = 1; p < o->nports; p++)
+			twc_loop_add_target(ws[i].tl, o->host, o->port_list[p]);
+		/* each thread starts its turn at another port, so that a few
+		 * connections per thread still cover every port */
+		ws[i].tl->next_target = i % o->nports;
 	}
 	for (int i = 0; i < n; i++) {
 		ta[i].w = &ws[i];

@@ -32,7 +32,7 @@
 #include "store.h"
 
 /* store.c's migrations[] length: bump together with a new migration. */
-#define SCHEMA_VERSION 4 /* 4: requests_recent (appended idempotency records) */
+#define SCHEMA_VERSION 5 /* 4: requests_recent (appended idempotency records); 5: replica */
 
 #define ROOM_A "r_aaaaaaaaaaaa"
 #define ROOM_B "r_bbbbbbbbbbbb"
