@@ -329,6 +329,23 @@ class NatsCluster:
                 raise AssertionError("STREAM.INFO %s: %r" % (stream, err))
             time.sleep(0.2)
 
+    def create_stream(self, stream="TAVLA", subjects=None, replicas=3, duplicate_window=None):
+        """Creates stream (file storage, subjects default "<stream in
+        lower case>.>", the subjects tavlad uses) before any tavlad does,
+        e.g. with a short duplicate_window (seconds) so that a test can
+        outlast JetStream's deduplication of message ids. Returns the
+        API's reply; fails on an error."""
+        cfg = {"name": stream, "subjects": subjects or [stream.lower() + ".>"],
+               "storage": "file", "num_replicas": replicas, "deny_delete": True,
+               "deny_purge": True}
+        if duplicate_window is not None:
+            cfg["duplicate_window"] = int(duplicate_window * 1e9)
+        with self.probe() as p:
+            r = p.request("$JS.API.STREAM.CREATE." + stream, cfg, timeout=10.0)
+        if r.get("error"):
+            raise AssertionError("STREAM.CREATE %s: %r" % (stream, r["error"]))
+        return r
+
     def stream_messages(self, stream="TAVLA", subject=None, timeout=30.0):
         """Every message of stream (on subject, when given) in stream order,
         as dicts {seq, subject, data (bytes), headers (text or None)}, read
@@ -483,6 +500,26 @@ def new_node(nats, node, stream="TAVLA", replicas=None, extra=None, data_dir=Non
     return tt.Daemon(cluster_settings(nats, node, stream, replicas, extra), data_dir)
 
 
+def wait_node_ready(daemon, cafile=None, timeout=20.0):
+    """Waits until the node's GET /readyz answers 200: in cluster mode a
+    node prints `tavlad ready` once it listens, and is ready once it has
+    applied what the stream held when it started. Returns the seconds it
+    took; raises AssertionError (with the last answer) after timeout."""
+    t0 = time.monotonic()
+    last = None
+    while True:
+        try:
+            last = tt.https_get(daemon, "/readyz", cafile=cafile)
+            if last[0] == 200:
+                return time.monotonic() - t0
+        except OSError as e:
+            last = e
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError("node %s: /readyz not 200 within %.0f s: %r\n%s"
+                                 % (daemon.url, timeout, last, daemon.stderr_tail()))
+        time.sleep(0.05)
+
+
 def run_tavlad(daemon, *args, input=None, timeout=60):
     """Runs `tavlad -c CONF ARGS...` (an admin command, --check-cluster)
     and returns the subprocess.CompletedProcess (text, UTF-8). Fails on a
@@ -554,7 +591,9 @@ class ClusterCase(tt.TavlaCase):
         """Starts one tavlad cluster node; returns the running Daemon."""
         d = new_node(nats, name, stream, replicas, extra, data_dir)
         self.addCleanup(d.cleanup)
-        return d.start(timeout=20.0)
+        d.start(timeout=20.0)
+        wait_node_ready(d)
+        return d
 
     def make_nodes(self, nats, m=3, stream="TAVLA", extra=None):
         """Configures (does not start) m nodes node1..nodeM; their cleanup
@@ -571,6 +610,8 @@ class ClusterCase(tt.TavlaCase):
         nodes = self.make_nodes(nats, m, stream, extra)
         for d in nodes:
             d.start(timeout=20.0)
+        for d in nodes:
+            wait_node_ready(d)
         return nodes
 
 

