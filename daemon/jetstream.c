@@ -108,12 +108,14 @@ static natsStatus make_options(natsOptions **out, const struct js_opts *o, int r
 
 /* The stream, created when missing. */
 static natsStatus ensure_stream(jsCtx *js, const struct js_opts *o, const char *prefix,
-				char *err, size_t errlen)
+				uint64_t *last_seq, char *err, size_t errlen)
 {
 	jsStreamInfo *si = NULL;
 	jsErrCode jerr = 0;
 	natsStatus s = js_GetStreamInfo(&si, js, o->stream, NULL, &jerr);
+	*last_seq = 0;
 	if (s == NATS_OK) {
+		*last_seq = si->State.LastSeq;
 		jsStreamInfo_Destroy(si);
 		return NATS_OK;
 	}
@@ -314,7 +316,8 @@ static void on_async(uv_async_t *h)
 }
 
 int jetstream_open(struct jetstream **out, uv_loop_t *loop, const struct js_opts *o,
-		   const struct js_callbacks *cb, uint64_t start_seq, char *err, size_t errlen)
+		   const struct js_callbacks *cb, uint64_t start_seq, uint64_t *last_seq,
+		   char *err, size_t errlen)
 {
 	struct jetstream *j = calloc(1, sizeof *j);
 	natsOptions *opts = NULL;
@@ -359,7 +362,7 @@ int jetstream_open(struct jetstream **out, uv_loop_t *loop, const struct js_opts
 	/* The stream may need a moment after the servers start (leader
 	 * election): try for a few seconds. */
 	for (int tries = 0; tries < 20; tries++) {
-		s = ensure_stream(j->js, o, j->prefix, err, errlen);
+		s = ensure_stream(j->js, o, j->prefix, last_seq, err, errlen);
 		if (s == NATS_OK)
 			break;
 		nats_Sleep(500);
@@ -586,7 +589,8 @@ int js_sync_open(struct js_sync **out, const struct js_opts *o, char *err, size_
 	if (s == NATS_OK)
 		s = natsConnection_JetStream(&y->js, y->nc, &jo);
 	for (int tries = 0; s == NATS_OK && tries < 20; tries++) {
-		s = ensure_stream(y->js, o, y->prefix, err, errlen);
+		uint64_t last;
+		s = ensure_stream(y->js, o, y->prefix, &last, err, errlen);
 		if (s == NATS_OK)
 			break;
 		nats_Sleep(500);

@@ -74,10 +74,11 @@ struct js_callbacks {
 
 /* Connects, creates the stream when missing (file storage, o->replicas),
  * subscribes from stream sequence start_seq (1: everything) and starts the
- * publisher thread. Returns 0 or negative with a message in err. */
+ * publisher thread; *last_seq gets the stream's last sequence before the
+ * subscription. Returns 0 or negative with a message in err. */
 int jetstream_open(struct jetstream **out, uv_loop_t *loop, const struct js_opts *o,
-                   const struct js_callbacks *cb, uint64_t start_seq, char *err,
-                   size_t errlen);
+                   const struct js_callbacks *cb, uint64_t start_seq, uint64_t *last_seq,
+                   char *err, size_t errlen);
 /* Stops the subscription and the publisher (queued publishes complete with
  * -TV_E_SHUTTING_DOWN), closes the connection; the completion handle is
  * closed on the loop. */

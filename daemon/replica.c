@@ -50,17 +50,21 @@ struct rsubj {
 	uint64_t own_last;     /* last seq this node appended (acknowledged) */
 	uint64_t last_foreign; /* last applied seq that another node appended */
 	uint64_t lag;          /* messages received, not yet applied */
+	uint64_t received;     /* stream seq of the last message received on it */
 	struct ritem *q, *q_tail;
 	int publishing;
 	char room[TV_ID_LEN + 1]; /* "" unless a room subject */
 };
 
+/* One of this node's writes. It is freed once both its publish was
+ * answered (acked: the publisher no longer refers to it) and its write
+ * went on (finished: handed to the store, or its done ran). */
 struct ritem {
 	struct ritem *next;
 	struct store_write *w;
 	struct rsubj *sj;
 	uint64_t n, base, need;
-	int applied, published;
+	int acked, finished, in_rerun;
 };
 
 struct rpub {
@@ -82,6 +86,7 @@ struct replica {
 	uint64_t pos_seq;    /* stream position applied (seq, records of it) */
 	unsigned pos_idx;
 	uint64_t received;   /* last stream seq received */
+	uint64_t start_last; /* the stream's last seq when this node started */
 	int caught_up, connected;
 	uint64_t publish_total, conflicts_total, retries_total, applied_total;
 	double publish_seconds;
@@ -367,9 +372,10 @@ static void subject_of(struct replica *rp, const struct store_write *w, char *ou
 static void flush(struct replica *rp, struct rsubj *sj);
 static void check_reruns(struct replica *rp);
 
-static void item_free(struct replica *rp, struct ritem *it)
+static void item_release(struct ritem *it)
 {
-	free(it);
+	if (it->acked && it->finished)
+		free(it);
 }
 
 /* Ends a write without writing it: status is STORE_RERUN or -TV_E_x. */
@@ -378,8 +384,19 @@ static void item_finish(struct replica *rp, struct ritem *it, int status)
 	struct store_write *w = it->w;
 	w->status = status;
 	w->duplicate = 0;
-	item_free(rp, it);
+	it->finished = 1;
+	item_release(it);
 	w->done(w);
+}
+
+/* Another node's message came first: once this node applied up to need,
+ * the write's request runs again (check_reruns). */
+static void item_rerun(struct replica *rp, struct ritem *it, uint64_t need)
+{
+	it->in_rerun = 1;
+	it->need = need;
+	it->next = rp->reruns;
+	rp->reruns = it;
 }
 
 static void own_key(char *key, size_t cap, uint64_t n)
@@ -395,16 +412,16 @@ static void published(void *arg, struct js_pub *p)
 	char key[24];
 	sj->publishing = 0;
 	rp->publish_seconds += p->seconds;
+	log_debug("cluster.published", "subject=%s expect=%llu records=%zu status=%d seq=%llu last=%llu",
+		  sj->subject, (unsigned long long)p->expect, rb->nitems, p->status,
+		  (unsigned long long)p->seq, (unsigned long long)p->actual_last);
 	if (p->status == 0) {
 		rp->publish_total++;
 		if (p->seq > sj->own_last)
 			sj->own_last = p->seq;
 		for (size_t i = 0; i < rb->nitems; i++) {
-			struct ritem *it = rb->items[i];
-			if (it->applied)
-				item_free(rp, it); /* the store has the write now */
-			else
-				it->published = 1;
+			rb->items[i]->acked = 1;
+			item_release(rb->items[i]); /* when the store has it already */
 		}
 	} else {
 		/* Nothing of this message is in the stream (a conflict), or
@@ -414,17 +431,16 @@ static void published(void *arg, struct js_pub *p)
 			rp->conflicts_total++;
 		for (size_t i = 0; i < rb->nitems; i++) {
 			struct ritem *it = rb->items[i];
-			if (it->applied) {
-				item_free(rp, it);
+			it->acked = 1;
+			if (it->finished || it->in_rerun) {
+				item_release(it); /* applied or voided meanwhile */
 				continue;
 			}
 			own_key(key, sizeof key, it->n);
 			map_del(&rp->own, key);
 			if (p->status == JS_CONFLICT) {
 				uint64_t mine = sj->applied > sj->own_last ? sj->applied : sj->own_last;
-				it->need = p->actual_last ? p->actual_last : mine + 1;
-				it->next = rp->reruns;
-				rp->reruns = it;
+				item_rerun(rp, it, p->actual_last ? p->actual_last : mine + 1);
 			} else {
 				item_finish(rp, it, p->status);
 			}
@@ -442,12 +458,17 @@ static void published(void *arg, struct js_pub *p)
 /* Publishes what queued on sj as one message, if none is in flight. */
 static void flush(struct replica *rp, struct rsubj *sj)
 {
-	if (sj->publishing || !sj->q)
+	/* A room's next message waits until this node applied its previous
+	 * one: it is built on the applied state, and expects exactly the
+	 * subject's applied sequence. Writes gather meanwhile (group
+	 * commit). */
+	if (sj->publishing || !sj->q || (sj->room[0] && sj->applied < sj->own_last))
 		return;
 	if (!rp->js || rp->srv->stopping) {
 		while (sj->q) {
 			struct ritem *it = sj->q;
 			sj->q = it->next;
+			it->acked = 1;
 			item_finish(rp, it, -TV_E_SHUTTING_DOWN);
 		}
 		sj->q_tail = NULL;
@@ -468,6 +489,7 @@ static void flush(struct replica *rp, struct rsubj *sj)
 		if (!sj->q)
 			sj->q_tail = NULL;
 		it->next = NULL;
+		it->acked = 1; /* until it is in a message */
 		/* Built on a state another node has changed since: run again
 		 * (this node has applied that change already). */
 		if (sj->room[0] && it->base < sj->last_foreign) {
@@ -504,18 +526,27 @@ static void flush(struct replica *rp, struct rsubj *sj)
 		free(rb);
 		return;
 	}
-	json_t *msg = json_pack("{s:o}", "w", arr);
+	/* A room's message carries the subject sequence it expects to follow
+	 * ("x"): JetStream checks it before it stores the message, and every
+	 * node checks it again when it applies the message (on_message), as
+	 * the server's check alone is not serialised in a clustered stream
+	 * (nats-server before 2.9.21 may accept two concurrent messages
+	 * expecting the same sequence). */
+	uint64_t expect = sj->applied;
+	json_t *msg = sj->room[0] ? json_pack("{s:I, s:o}", "x", (json_int_t)expect, "w", arr)
+		: json_pack("{s:o}", "w", arr);
 	char *data = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
 	json_decref(msg);
 	if (!data) {
 		for (size_t i = 0; i < rb->nitems; i++)
-			item_finish(rp, rb->items[i], -TV_E_INTERNAL);
+			item_finish(rp, rb->items[i], -TV_E_INTERNAL); /* acked: never sent */
 		free(rb->items);
 		free(rb);
 		return;
 	}
 	char key[24];
 	for (size_t i = 0; i < rb->nitems; i++) {
+		rb->items[i]->acked = 0;
 		own_key(key, sizeof key, rb->items[i]->n);
 		map_put(&rp->own, key, rb->items[i]);
 	}
@@ -527,11 +558,10 @@ static void flush(struct replica *rp, struct rsubj *sj)
 	snprintf(rb->p.msg_id, sizeof rb->p.msg_id, "%s-%llu", rp->boot,
 		 (unsigned long long)rb->items[0]->n);
 	if (sj->room[0]) {
-		uint64_t expect = sj->applied > sj->own_last ? sj->applied : sj->own_last;
 		rb->p.expect = expect;
 		rb->p.expect_none = expect == 0;
-		(void)creation;
 	}
+	(void)creation;
 	sj->publishing = 1;
 	jetstream_publish(rp->js, &rb->p);
 }
@@ -581,6 +611,7 @@ static void check_reruns(struct replica *rp)
 	while (ready) {
 		struct ritem *it = ready;
 		ready = it->next;
+		it->in_rerun = 0;
 		rp->retries_total++;
 		item_finish(rp, it, rp->srv->stopping ? -TV_E_SHUTTING_DOWN : STORE_RERUN);
 	}
@@ -621,17 +652,19 @@ static void mark_done(struct store_write *w)
 	if (m->seq > m->sj->applied)
 		m->sj->applied = m->seq;
 	if (m->foreign && m->seq > m->sj->last_foreign)
-		m->sj->last_foreign = m->seq;
+		m->sj->last_foreign = m->seq; /* a valid message of another node */
 	if (m->sj->lag)
 		m->sj->lag--;
 	if (m->seq > rp->pos_seq)
 		rp->pos_seq = m->seq;
-	if (m->pending == 0 && !rp->caught_up) {
+	if ((m->pending == 0 || m->seq >= rp->start_last) && !rp->caught_up) {
 		rp->caught_up = 1;
 		log_info("cluster.caught_up", "seq=%llu", (unsigned long long)m->seq);
 	}
+	struct rsubj *sj = m->sj;
 	free(m);
 	check_reruns(rp);
+	flush(rp, sj);
 }
 
 static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pending,
@@ -655,11 +688,52 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 		log_error("cluster.bad_message", "seq=%llu subject=%s", (unsigned long long)seq,
 			  subject);
 	/* Resuming inside a message applied partly before a restart. */
-	size_t from = seq == rp->pos_seq ? rp->pos_idx : 0;
+	int resumed = seq == rp->pos_seq;
+	size_t from = resumed ? rp->pos_idx : 0;
 	int foreign = 1;
+	/* A room's message that does not follow the subject's previous one
+	 * is void on every node alike: it was built on a view another node's
+	 * message had already changed (see flush). Its writes are this
+	 * node's to run again, or nobody's. */
+	json_t *jx = json_object_get(msg, "x");
+	int void_msg = !resumed && json_is_integer(jx) &&
+		(uint64_t)json_integer_value(jx) != sj->received;
+	if (void_msg)
+		log_debug("cluster.void", "subject=%s seq=%llu expected=%llu previous=%llu", subject,
+			  (unsigned long long)seq, (unsigned long long)json_integer_value(jx),
+			  (unsigned long long)sj->received);
+	sj->received = seq;
+	if (void_msg) {
+		for (size_t i = 0; i < nrec; i++) {
+			json_t *r = json_array_get(recs, i);
+			const char *o = jstr(r, "o");
+			char key[24];
+			struct ritem *it = NULL;
+			if (o && strcmp(o, rp->boot) == 0) {
+				own_key(key, sizeof key,
+					(uint64_t)json_integer_value(json_object_get(r, "n")));
+				it = map_del(&rp->own, key);
+			}
+			if (it) {
+				foreign = 0;
+				item_rerun(rp, it, seq);
+			}
+		}
+		if (!foreign)
+			rp->conflicts_total++;
+		foreign = 0; /* changes nothing: no one's view is older for it */
+		from = nrec;
+	}
 	sj->lag++;
 	for (size_t i = from; i < nrec; i++) {
 		json_t *r = json_array_get(recs, i);
+		if (log_enabled(TV_LOG_DEBUG)) {
+			json_t *ev = json_object_get(r, "ev");
+			char *dd = ev ? json_dumps(json_object_get(ev, "data"), JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+			log_debug("cluster.record", "seq=%llu i=%zu o=%s kind=%s data=%.80s", (unsigned long long)seq, i,
+				  jstr(r, "o"), ev ? jstr(ev, "kind") : "-", dd ? dd : "-");
+			free(dd);
+		}
 		const char *o = jstr(r, "o");
 		struct ritem *it = NULL;
 		char key[24];
@@ -673,9 +747,8 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 			w->replica.subject = sj->subject;
 			w->replica.seq = seq;
 			w->replica.idx = (unsigned)i + 1;
-			it->applied = 1;
-			if (it->published)
-				item_free(rp, it);
+			it->finished = 1;
+			item_release(it);
 			store_submit(rp->srv->store, w);
 			continue;
 		}
@@ -698,6 +771,8 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 		store_submit(rp->srv->store, &x->w);
 	}
 	json_decref(msg);
+	log_debug("cluster.received", "subject=%s seq=%llu records=%zu foreign=%d", subject,
+		  (unsigned long long)seq, nrec, foreign);
 	m->rp = rp;
 	m->sj = sj;
 	m->seq = seq;
@@ -729,7 +804,7 @@ static void load_position(void *arg, const char *subject, uint64_t seq, unsigned
 	}
 	struct rsubj *sj = subject_get(rp, subject);
 	if (sj && seq > sj->applied)
-		sj->applied = sj->last_foreign = seq;
+		sj->applied = sj->last_foreign = sj->received = seq;
 }
 
 static void opts_of(const struct tv_config *cfg, struct js_opts *o, char *name, size_t cap)
@@ -776,13 +851,14 @@ int replica_open(struct tv_server *srv, char *err, size_t errlen)
 	}
 	rp->received = rp->pos_seq ? rp->pos_seq - 1 : 0;
 	struct js_callbacks cb = { rp, on_message, published, on_connection };
-	rc = jetstream_open(&rp->js, srv->loop, &o, &cb, rp->pos_seq ? rp->pos_seq : 1, err,
-			    errlen);
+	rc = jetstream_open(&rp->js, srv->loop, &o, &cb, rp->pos_seq ? rp->pos_seq : 1,
+			    &rp->start_last, err, errlen);
 	if (rc) {
 		replica_free(rp);
 		return rc;
 	}
 	rp->connected = 1;
+	rp->caught_up = rp->pos_seq >= rp->start_last;
 	srv->replica = rp;
 	log_info("cluster.open", "node=%s stream=%s from=%llu", rp->boot, o.stream,
 		 (unsigned long long)(rp->pos_seq ? rp->pos_seq : 1));
@@ -959,7 +1035,7 @@ static int import_one(void *arg, const char *kind, const char *id, struct store_
 			json_array_append_new(arr, rec);
 			i++;
 		}
-		json_t *msg = json_pack("{s:o}", "w", arr);
+		json_t *msg = json_pack("{s:I, s:o}", "x", (json_int_t)(chunk ? last : 0), "w", arr);
 		char *data = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
 		json_decref(msg);
 		if (!data) {
@@ -974,7 +1050,7 @@ static int import_one(void *arg, const char *kind, const char *id, struct store_
 		int rc = js_sync_publish(im->y, subject, msg_id, data, strlen(data), chunk ? last : 0,
 					 &seq, &dup, im->err, sizeof im->err);
 		free(data);
-		if (rc == JS_CONFLICT && chunk == 0) {
+		if ((rc == JS_CONFLICT || (rc == 0 && dup)) && chunk == 0) {
 			im->skipped++;
 			return 0; /* in the stream already */
 		}
