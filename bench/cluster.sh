@@ -12,8 +12,8 @@
 #   write   --writers 100 --rooms 10, closed loop, DURATION s; on the
 #           cluster also --rooms 9, which puts each room on one node
 #   fanout  1 room x SUBS subscribers, 10 publishers, closed loop
-#   idle    1000 connections held 5 s, RSS per connection of a fresh
-#           single node and of a fresh fourth cluster node
+#   idle    2000 connections held 5 s, RSS per connection of a fresh
+#           single node and of a fresh cluster node (on an empty stream)
 # and prints one table: acks/s and ack latency (write), delivered events/s
 # and delivery latency (fanout), the CPU seconds the tavlad processes and
 # the nats-servers used during each run (from /proc), and the daemon's RSS
@@ -224,23 +224,24 @@ bench write-cluster1 "${cpids[0]}" "${W[@]}" --rooms 10 --port "${cports_t[0]}"
 bench fanout-single "$spid" "${F[@]}" --port "$sport"
 bench fanout-cluster3 "$all_pids" "${F[@]}" --ports "$all_ports"
 
-# Idle connections on fresh daemons (a heap warmed by the runs above would
-# hide the cost): a new single node, and a fourth cluster node (it first
-# applies the whole stream, as any node joining a running cluster does).
+# Idle connections on fresh daemons (a heap warmed by the runs above, or
+# by applying the stream they wrote, would hide the cost): a new single
+# node, and a new cluster node on a stream of its own (IDLE, empty).
 kill "$spid"
 iport=$(free_port)
 start_tavlad "$work/single-idle" "$iport"
 ipid=$tpid
-bench idle-single "$ipid" idle --conns 1000 --hold 5 --port "$iport" --pid "$ipid"
+cat "$work/single-idle/tls/cert.pem" >>"$ca"
+bench idle-single "$ipid" idle --conns 2000 --hold 5 --ramp 64 --port "$iport" --pid "$ipid"
 n4port=$(free_port)
-start_tavlad "$work/node4" "$n4port" $(cluster_args 4)
+start_tavlad "$work/node4" "$n4port" $(cluster_args 4) --cluster_stream IDLE
 n4pid=$tpid
 for _ in $(seq 200); do
 	curl -sfk -o /dev/null "https://127.0.0.1:$n4port/readyz" && break
 	sleep 0.1
 done
-cat "$work/single-idle/tls/cert.pem" "$work/node4/tls/cert.pem" >>"$ca"
-bench idle-cluster "$n4pid" idle --conns 1000 --hold 5 --port "$n4port" --pid "$n4pid"
+cat "$work/node4/tls/cert.pem" >>"$ca"
+bench idle-cluster "$n4pid" idle --conns 2000 --hold 5 --ramp 64 --port "$n4port" --pid "$n4pid"
 
 echo "== nats-server RSS (KiB): $(for p in "${npids[@]}"; do grep VmRSS "/proc/$p/status" | awk '{print $2}'; done | xargs)"
 echo "== node /metrics (cluster counters)"
