@@ -16,6 +16,7 @@
 #include "jetstream.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <nats/nats.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,6 +26,9 @@
 
 #include "log.h"
 #include "tv_protocol.h"
+
+/* How long a publish without an answer is repeated (publish_one). */
+#define REPUBLISH_MS 8000
 
 struct js_in {
 	struct js_in *next;
@@ -48,6 +52,8 @@ struct jetstream {
 	struct js_pub *queue, *queue_tail, *done, *done_tail;
 	struct js_in *in, *in_tail;
 	int stop, thread_started;
+	uint64_t resub_from;        /* under mu: subscribe again from here */
+	atomic_uint_least64_t stream_last; /* the stream's last seq, as last seen */
 	atomic_int connected;
 	int reported; /* last connection state handed to the loop */
 };
@@ -224,19 +230,40 @@ static void publish_one(struct jetstream *j, struct js_pub *p)
 	jsErrCode jerr = 0;
 	jsPubOptions po;
 	jsPubOptions_Init(&po);
-	po.MaxWait = 5000;
+	po.MaxWait = 2000;
 	po.MsgId = p->msg_id;
 	po.ExpectLastSubjectSeq = p->expect;
 	po.ExpectNoMessage = p->expect_none ? true : false;
 	natsStatus s = natsMsg_Create(&msg, p->subject, NULL, p->data, (int)p->len);
-	if (s == NATS_OK)
+	/* A publish that gets no answer (the server went away, the stream is
+	 * electing a leader) is sent again, the same message with the same
+	 * Msg-Id, for up to REPUBLISH_MS: if the first one was stored after
+	 * all, JetStream answers the repeat as a duplicate with its sequence.
+	 * A refusal (wrong last sequence) is an answer and is not repeated. */
+	for (int64_t waited = 0; s == NATS_OK;) {
+		jsPubAck_Destroy(ack);
+		ack = NULL;
+		jerr = 0;
 		s = js_PublishMsg(&ack, j->js, msg, &po, &jerr);
+		if (s == NATS_OK || jerr == JSStreamWrongLastSequenceErr || j->stop ||
+		    waited >= REPUBLISH_MS)
+			break;
+		p->attempts++;
+		nats_Sleep(250);
+		s = NATS_OK;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		waited = (int64_t)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	}
 	if (s == NATS_OK) {
 		p->status = 0;
 		p->seq = ack->Sequence;
+		if (p->seq > atomic_load(&j->stream_last))
+			atomic_store(&j->stream_last, p->seq);
 	} else if (jerr == JSStreamWrongLastSequenceErr) {
 		p->status = JS_CONFLICT;
 		p->actual_last = parse_last(nats_GetLastError(NULL));
+		if (p->actual_last > atomic_load(&j->stream_last))
+			atomic_store(&j->stream_last, p->actual_last);
 	} else {
 		p->status = -TV_E_OVERLOADED; /* the cluster is unreachable: retry later */
 		log_warn("cluster.publish_failed", "subject=%s status=%s js=%d error=%s", p->subject,
@@ -248,15 +275,42 @@ static void publish_one(struct jetstream *j, struct js_pub *p)
 	p->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 }
 
+static natsStatus subscribe(struct jetstream *j, uint64_t start_seq, char *err, size_t errlen);
+static void poll_stream(struct jetstream *j);
+
 static void *publisher_main(void *arg)
 {
 	struct jetstream *j = arg;
 	pthread_mutex_lock(&j->mu);
 	for (;;) {
-		while (!j->queue && !j->stop)
-			pthread_cond_wait(&j->cond, &j->mu);
+		while (!j->queue && !j->stop && !j->resub_from) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 2;
+			if (pthread_cond_timedwait(&j->cond, &j->mu, &until) == ETIMEDOUT &&
+			    !j->queue && !j->stop && !j->resub_from) {
+				pthread_mutex_unlock(&j->mu);
+				poll_stream(j);
+				pthread_mutex_lock(&j->mu);
+			}
+		}
+		if (j->resub_from && !j->stop) {
+			uint64_t from = j->resub_from;
+			j->resub_from = 0;
+			pthread_mutex_unlock(&j->mu);
+			char err[300] = "";
+			if (subscribe(j, from, err, sizeof err) != NATS_OK)
+				log_warn("cluster.resubscribe_failed", "from=%llu error=%s",
+					 (unsigned long long)from, err);
+			else
+				log_info("cluster.resubscribed", "from=%llu", (unsigned long long)from);
+			pthread_mutex_lock(&j->mu);
+			continue;
+		}
 		if (!j->queue && j->stop)
 			break;
+		if (!j->queue)
+			continue;
 		struct js_pub *p = j->queue;
 		j->queue = p->next;
 		if (!j->queue)
@@ -278,6 +332,58 @@ static void *publisher_main(void *arg)
 	}
 	pthread_mutex_unlock(&j->mu);
 	return NULL;
+}
+
+/* The ordered push consumer of the whole stream from start_seq. Called at
+ * open and by the publisher thread when the loop finds the consumer
+ * stalled (jetstream_resubscribe). */
+static natsStatus subscribe(struct jetstream *j, uint64_t start_seq, char *err, size_t errlen)
+{
+	char subj[80];
+	snprintf(subj, sizeof subj, "%s.>", j->prefix);
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = 5000;
+	jsSubOptions so;
+	jsSubOptions_Init(&so);
+	so.Stream = j->stream;
+	so.Ordered = true;
+	so.Config.Heartbeat = (int64_t)2 * 1000 * 1000 * 1000; /* 2 s, in ns */
+	so.Config.FlowControl = true;
+	if (start_seq > 1) {
+		so.Config.DeliverPolicy = js_DeliverByStartSequence;
+		so.Config.OptStartSeq = start_seq;
+	} else {
+		so.Config.DeliverPolicy = js_DeliverAll;
+	}
+	jsErrCode jerr = 0;
+	natsSubscription *sub = NULL;
+	natsStatus s = js_Subscribe(&sub, j->js, subj, on_msg, j, &jo, &so, &jerr);
+	if (s != NATS_OK) {
+		set_err(err, errlen, "subscribing to the stream", s, jerr);
+		return s;
+	}
+	natsSubscription *old = j->sub;
+	j->sub = sub;
+	if (old) {
+		natsSubscription_Unsubscribe(old);
+		natsSubscription_Destroy(old);
+	}
+	return NATS_OK;
+}
+
+/* Publisher thread, while idle: the stream's last sequence, so the loop
+ * can tell a stalled consumer from a quiet stream. */
+static void poll_stream(struct jetstream *j)
+{
+	jsStreamInfo *si = NULL;
+	jsOptions jo;
+	jsOptions_Init(&jo);
+	jo.Wait = 2000;
+	if (js_GetStreamInfo(&si, j->js, j->stream, &jo, NULL) == NATS_OK) {
+		atomic_store(&j->stream_last, si->State.LastSeq);
+		jsStreamInfo_Destroy(si);
+	}
 }
 
 /* ---- the loop thread ---------------------------------------------------------------- */
@@ -370,25 +476,11 @@ int jetstream_open(struct jetstream **out, uv_loop_t *loop, const struct js_opts
 	if (s != NATS_OK)
 		goto fail;
 	atomic_store(&j->connected, 1);
+	atomic_store(&j->stream_last, *last_seq);
 	j->reported = 1;
-	char subj[80];
-	snprintf(subj, sizeof subj, "%s.>", j->prefix);
-	jsSubOptions so;
-	jsSubOptions_Init(&so);
-	so.Stream = j->stream;
-	so.Ordered = true;
-	if (start_seq > 1) {
-		so.Config.DeliverPolicy = js_DeliverByStartSequence;
-		so.Config.OptStartSeq = start_seq;
-	} else {
-		so.Config.DeliverPolicy = js_DeliverAll;
-	}
-	jsErrCode jerr = 0;
-	s = js_Subscribe(&j->sub, j->js, subj, on_msg, j, &jo, &so, &jerr);
-	if (s != NATS_OK) {
-		set_err(err, errlen, "subscribing to the stream", s, jerr);
+	s = subscribe(j, start_seq, err, errlen);
+	if (s != NATS_OK)
 		goto fail;
-	}
 	if (pthread_create(&j->thread, NULL, publisher_main, j)) {
 		snprintf(err, errlen, "cannot start the publisher thread");
 		goto fail;
@@ -461,6 +553,7 @@ void jetstream_publish(struct jetstream *j, struct js_pub *p)
 {
 	p->next = NULL;
 	p->status = 0;
+	p->attempts = 0;
 	p->seq = p->actual_last = 0;
 	pthread_mutex_lock(&j->mu);
 	if (j->queue_tail)
@@ -470,6 +563,19 @@ void jetstream_publish(struct jetstream *j, struct js_pub *p)
 	j->queue_tail = p;
 	pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->mu);
+}
+
+void jetstream_resubscribe(struct jetstream *j, uint64_t from)
+{
+	pthread_mutex_lock(&j->mu);
+	j->resub_from = from ? from : 1;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->mu);
+}
+
+uint64_t jetstream_stream_last(const struct jetstream *j)
+{
+	return atomic_load(&((struct jetstream *)j)->stream_last);
 }
 
 int jetstream_connected(const struct jetstream *j)

@@ -58,6 +58,7 @@ struct js_pub {
 	uint64_t seq;         /* the stream sequence of the message */
 	uint64_t actual_last; /* with JS_CONFLICT: the subject's last sequence (0: unknown) */
 	double seconds;       /* how long the publish took */
+	unsigned attempts;    /* repeats after no answer (same Msg-Id) */
 	void *arg;
 };
 
@@ -85,6 +86,14 @@ int jetstream_open(struct jetstream **out, uv_loop_t *loop, const struct js_opts
 void jetstream_close(struct jetstream *js);
 /* Queues p. Thread: loop. Errors arrive in p->status. */
 void jetstream_publish(struct jetstream *js, struct js_pub *p);
+/* The consumer delivered nothing for a while although the stream holds
+ * more: the publisher thread replaces it with one starting at from (the
+ * ordered consumer does not always recover by itself when the server
+ * holding it dies). Thread: loop. */
+void jetstream_resubscribe(struct jetstream *js, uint64_t from);
+/* The stream's last sequence as last seen by a publish, a conflict or the
+ * publisher's poll every 2 s while idle. Any thread. */
+uint64_t jetstream_stream_last(const struct jetstream *js);
 /* 1 while connected. Thread: loop. */
 int jetstream_connected(const struct jetstream *js);
 

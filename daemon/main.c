@@ -111,7 +111,8 @@ static void shutdown_tick(uv_timer_t *t)
 	struct daemon *d = t->data;
 	struct tv_server *srv = &d->srv;
 	int64_t waited = server_now_ms() - d->phase_since;
-	if (d->phase == DRAIN && (store_pending(srv->store) == 0 || waited > 5000)) {
+	if (d->phase == DRAIN && ((store_pending(srv->store) == 0 && replica_pending(srv) == 0) ||
+				  waited > 5000)) {
 		d->phase = CLOSE;
 		d->phase_since = server_now_ms();
 		ws_server_stop_accepting(srv->ws);

@@ -52,7 +52,8 @@ struct rsubj {
 	uint64_t lag;          /* messages received, not yet applied */
 	uint64_t received;     /* stream seq of the last message received on it */
 	struct ritem *q, *q_tail;
-	int publishing;
+	struct rsubj *dirty_next; /* replica.dirty: has writes to flush */
+	int publishing, dirty;
 	char room[TV_ID_LEN + 1]; /* "" unless a room subject */
 };
 
@@ -88,7 +89,12 @@ struct replica {
 	uint64_t received;   /* last stream seq received */
 	uint64_t start_last; /* the stream's last seq when this node started */
 	int caught_up, connected;
-	uint64_t publish_total, conflicts_total, retries_total, applied_total;
+	uv_timer_t *watch;      /* the consumer's watchdog (own allocation) */
+	uv_idle_t *kick;        /* flushes the dirty subjects (own allocation) */
+	struct rsubj *dirty;
+	int64_t last_rx_ms, last_resub_ms;
+	size_t pending;      /* writes submitted, not yet handed to the store or ended */
+	uint64_t publish_total, conflicts_total, retries_total, applied_total, republish_total;
 	double publish_seconds;
 };
 
@@ -385,6 +391,7 @@ static void item_finish(struct replica *rp, struct ritem *it, int status)
 	w->status = status;
 	w->duplicate = 0;
 	it->finished = 1;
+	rp->pending--;
 	item_release(it);
 	w->done(w);
 }
@@ -412,6 +419,7 @@ static void published(void *arg, struct js_pub *p)
 	char key[24];
 	sj->publishing = 0;
 	rp->publish_seconds += p->seconds;
+	rp->republish_total += p->attempts;
 	log_debug("cluster.published", "subject=%s expect=%llu records=%zu status=%d seq=%llu last=%llu",
 		  sj->subject, (unsigned long long)p->expect, rb->nitems, p->status,
 		  (unsigned long long)p->seq, (unsigned long long)p->actual_last);
@@ -477,7 +485,6 @@ static void flush(struct replica *rp, struct rsubj *sj)
 	struct rpub *rb = calloc(1, sizeof *rb);
 	json_t *arr = json_array();
 	size_t bytes = 0, cap = 0;
-	int creation = 0;
 	if (!rb || !arr) {
 		free(rb);
 		json_decref(arr);
@@ -516,8 +523,6 @@ static void flush(struct replica *rp, struct rsubj *sj)
 			}
 			rb->items = v;
 		}
-		if (it->w->room.id)
-			creation = 1;
 		rb->items[rb->nitems++] = it;
 	}
 	if (!rb->nitems) {
@@ -561,9 +566,25 @@ static void flush(struct replica *rp, struct rsubj *sj)
 		rb->p.expect = expect;
 		rb->p.expect_none = expect == 0;
 	}
-	(void)creation;
 	sj->publishing = 1;
 	jetstream_publish(rp->js, &rb->p);
+}
+
+static void kick_flush(uv_idle_t *h)
+{
+	struct replica *rp = h->data;
+	uv_idle_stop(h);
+	if (!rp)
+		return;
+	struct rsubj *list = rp->dirty;
+	rp->dirty = NULL;
+	while (list) {
+		struct rsubj *sj = list;
+		list = sj->dirty_next;
+		sj->dirty = 0;
+		sj->dirty_next = NULL;
+		flush(rp, sj);
+	}
 }
 
 void replica_submit(struct tv_server *srv, struct store_write *w)
@@ -584,6 +605,7 @@ void replica_submit(struct tv_server *srv, struct store_write *w)
 	}
 	it->w = w;
 	it->sj = sj;
+	rp->pending++;
 	it->n = ++rp->next_n;
 	it->base = sj->applied;
 	if (sj->q_tail)
@@ -591,7 +613,17 @@ void replica_submit(struct tv_server *srv, struct store_write *w)
 	else
 		sj->q = it;
 	sj->q_tail = it;
-	flush(rp, sj);
+	/* Not flushed here but at the start of the next loop turn: flushing
+	 * may end other writes (run again, failed), whose completions must not
+	 * run inside the handler that is submitting this one; and the writes
+	 * of one loop turn go out together. */
+	if (!sj->dirty) {
+		sj->dirty = 1;
+		sj->dirty_next = rp->dirty;
+		rp->dirty = sj;
+	}
+	if (rp->kick && !uv_is_active((uv_handle_t *)rp->kick))
+		uv_idle_start(rp->kick, kick_flush);
 }
 
 /* Writes whose room moved on run again once this node caught up. */
@@ -671,8 +703,12 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 		       const char *data, size_t len)
 {
 	struct replica *rp = arg;
+	rp->last_rx_ms = server_now_ms();
 	if (seq <= rp->received)
 		return; /* a redelivery after the consumer was recreated */
+	if (seq != rp->received + 1 && rp->received)
+		log_warn("cluster.gap", "after=%llu seq=%llu", (unsigned long long)rp->received,
+			 (unsigned long long)seq);
 	rp->received = seq;
 	struct rsubj *sj = subject_get(rp, subject);
 	struct rmark *m = calloc(1, sizeof *m);
@@ -727,13 +763,6 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 	sj->lag++;
 	for (size_t i = from; i < nrec; i++) {
 		json_t *r = json_array_get(recs, i);
-		if (log_enabled(TV_LOG_DEBUG)) {
-			json_t *ev = json_object_get(r, "ev");
-			char *dd = ev ? json_dumps(json_object_get(ev, "data"), JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-			log_debug("cluster.record", "seq=%llu i=%zu o=%s kind=%s data=%.80s", (unsigned long long)seq, i,
-				  jstr(r, "o"), ev ? jstr(ev, "kind") : "-", dd ? dd : "-");
-			free(dd);
-		}
 		const char *o = jstr(r, "o");
 		struct ritem *it = NULL;
 		char key[24];
@@ -748,6 +777,7 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 			w->replica.seq = seq;
 			w->replica.idx = (unsigned)i + 1;
 			it->finished = 1;
+			rp->pending--;
 			item_release(it);
 			store_submit(rp->srv->store, w);
 			continue;
@@ -790,6 +820,28 @@ static void on_connection(void *arg, int connected)
 {
 	struct replica *rp = arg;
 	rp->connected = connected;
+}
+
+/* Every second: when the stream holds messages this node has not received
+ * and nothing arrived for 3 s, the consumer is replaced (jetstream.h). */
+static void watch_tick(uv_timer_t *t)
+{
+	struct replica *rp = t->data;
+	if (!rp || !rp->js)
+		return;
+	int64_t now = server_now_ms();
+	uint64_t last = jetstream_stream_last(rp->js);
+	if (last > rp->received && now - rp->last_rx_ms > 3000 && now - rp->last_resub_ms > 3000) {
+		log_warn("cluster.consumer_stalled", "received=%llu stream_last=%llu",
+			 (unsigned long long)rp->received, (unsigned long long)last);
+		rp->last_resub_ms = now;
+		jetstream_resubscribe(rp->js, rp->received + 1);
+	}
+}
+
+static void free_timer(uv_handle_t *h)
+{
+	free(h);
 }
 
 /* ---- opening and closing ----------------------------------------------------------------- */
@@ -859,6 +911,23 @@ int replica_open(struct tv_server *srv, char *err, size_t errlen)
 	}
 	rp->connected = 1;
 	rp->caught_up = rp->pos_seq >= rp->start_last;
+	rp->last_rx_ms = server_now_ms();
+	rp->kick = malloc(sizeof *rp->kick);
+	if (!rp->kick) {
+		snprintf(err, errlen, "out of memory");
+		jetstream_close(rp->js);
+		replica_free(rp);
+		return -TV_E_INTERNAL;
+	}
+	uv_idle_init(srv->loop, rp->kick);
+	rp->kick->data = rp;
+	rp->watch = malloc(sizeof *rp->watch);
+	if (rp->watch) {
+		uv_timer_init(srv->loop, rp->watch);
+		rp->watch->data = rp;
+		uv_timer_start(rp->watch, watch_tick, 1000, 1000);
+		uv_unref((uv_handle_t *)rp->watch);
+	}
 	srv->replica = rp;
 	log_info("cluster.open", "node=%s stream=%s from=%llu", rp->boot, o.stream,
 		 (unsigned long long)(rp->pos_seq ? rp->pos_seq : 1));
@@ -904,6 +973,18 @@ void replica_close(struct tv_server *srv)
 		return;
 	/* Publishes in flight complete inside jetstream_close (published()
 	 * may queue nothing new: flush sees js == NULL). */
+	if (rp->watch) {
+		uv_timer_stop(rp->watch);
+		rp->watch->data = NULL;
+		uv_close((uv_handle_t *)rp->watch, free_timer);
+		rp->watch = NULL;
+	}
+	if (rp->kick) {
+		uv_idle_stop(rp->kick);
+		rp->kick->data = NULL;
+		uv_close((uv_handle_t *)rp->kick, free_timer);
+		rp->kick = NULL;
+	}
 	struct jetstream *js = rp->js;
 	rp->js = NULL;
 	jetstream_close(js);
@@ -925,6 +1006,11 @@ void replica_close(struct tv_server *srv)
 	}
 	srv->replica = NULL;
 	replica_free(rp);
+}
+
+size_t replica_pending(const struct tv_server *srv)
+{
+	return srv->replica ? srv->replica->pending : 0;
 }
 
 int replica_ready(const struct tv_server *srv)
@@ -965,6 +1051,9 @@ void replica_metrics(struct tv_server *srv, void (*put)(void *o, const char *fmt
 	put(o, "# HELP tavla_cluster_publish_seconds_total time spent appending\n"
 	       "# TYPE tavla_cluster_publish_seconds_total counter\n");
 	put(o, "tavla_cluster_publish_seconds_total %.6f\n", rp->publish_seconds);
+	put(o, "# HELP tavla_cluster_republish_total publishes sent again (same Msg-Id) after no answer\n"
+	       "# TYPE tavla_cluster_republish_total counter\n");
+	put(o, "tavla_cluster_republish_total %llu\n", (unsigned long long)rp->republish_total);
 	put(o, "# HELP tavla_cluster_conflicts_total appends refused because another node appended to the room first\n"
 	       "# TYPE tavla_cluster_conflicts_total counter\n");
 	put(o, "tavla_cluster_conflicts_total %llu\n", (unsigned long long)rp->conflicts_total);

@@ -46,6 +46,9 @@ void replica_close(struct tv_server *srv);
 /* The one way to write durable state: through the stream in cluster mode,
  * straight to the store on a single node. Thread: loop. */
 void replica_submit(struct tv_server *srv, struct store_write *w);
+/* Writes waiting for the stream (queued, in flight, or waiting to run
+ * again); 0 on a single node. For shutdown's drain. */
+size_t replica_pending(const struct tv_server *srv);
 /* 1 when the stream is reachable and this node applied what it had at
  * start (for /readyz); always 1 on a single node. */
 int replica_ready(const struct tv_server *srv);

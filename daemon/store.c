@@ -134,7 +134,7 @@ static const char *const migrations[] = {
 	/* 4 -> 5: cluster mode (replica.c): the stream position applied so
 	 * far, for the stream as a whole (subject '') and per subject. Empty
 	 * on a single node. */
-	"CREATE TABLE replica("
+	"CREATE TABLE IF NOT EXISTS replica("
 	"  subject TEXT PRIMARY KEY, seq INTEGER NOT NULL, idx INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))

@@ -12,6 +12,9 @@ NATS JetStream cluster (three nats-servers, stream replicas 3).
    first result and "replayed":true and appends nothing.
  - A participant who joined on one node resumes with its token on another.
  - /metrics of each node reports the cluster counters.
+ - A phase change on one node races notes on the others: every note lands
+   before it or is refused with wrong_phase after being run again; a node
+   stopped and started again serves the same log.
 """
 
 import asyncio
@@ -181,11 +184,91 @@ class ClusterBasic(nc.ClusterCase):
         conflicts = [metric(d, "tavla_cluster_conflicts_total") for d in nodes]
         retries = [metric(d, "tavla_cluster_retries_total") for d in nodes]
         connected = [metric(d, "tavla_cluster_connected") for d in nodes]
-        print("events %d; published %s applied %s conflicts %s retries %s"
-              % (last, published, applied, conflicts, retries), file=sys.stderr)
+        seconds = [metric(d, "tavla_cluster_publish_seconds_total") for d in nodes]
+        print("events %d; published %s applied %s conflicts %s retries %s; mean publish %s ms"
+              % (last, published, applied, conflicts, retries,
+                 ["%.2f" % (1000 * s / p) for s, p in zip(seconds, published)]), file=sys.stderr)
         self.assertEqual(connected, [1.0, 1.0, 1.0])
         self.assertTrue(all(p and p > 0 for p in published), published)
         self.assertTrue(all(a and a > 0 for a in applied), applied)
+
+    async def test_phase_change_races_notes_on_other_nodes(self):
+        """A moderator on node 1 ends the writing phase while participants
+        on nodes 2 and 3 keep adding notes: each note is either in the log
+        before the phase change or refused with wrong_phase (a note checked
+        against the old phase on its node and then beaten by the change is
+        run again there and refused); none lands after it. Node 3, stopped
+        and started again on its data dir, then serves the same log."""
+        nats = self.start_nats(3)
+        nodes = self.make_nodes(nats, 3, extra={"rate": 1000, "rate_burst": 1000})
+        tt.create_moderator(nodes[0], ORG, USER, PASSWORD)
+        nc.cluster_import(nodes[0])
+        for d in nodes:
+            d.start(timeout=20.0)
+            d.moderators[(ORG, USER)] = PASSWORD
+        mod = await self.moderator(nodes[0], ORG, USER, PASSWORD)
+        room = (await mod.call("room.create", kind="workshop", title="Fasbyte"))["room"]
+        R, code = room["id"], room["code"]
+        await mod.join(room=R)
+        board = (await mod.call("board.create", room=R, title="Idéer", layout="columns",
+                                columns=["A"]))["board"]
+        phase = await mod.call("phase.set", room=R, phase="write")
+        people = []
+        for i in (1, 2):
+            for k in range(3):
+                p = await self.connect(nodes[i])
+                r = await self.retry(p, "join", ("bad_code",), code=code,
+                                     name="Skribent %d-%d" % (i + 1, k))
+                p.identity, p.token = r["identity"], r["token"]
+                await p.wait_seq(R, phase["seq"], timeout=10)
+                people.append(p)
+
+        acked, refused = [], []
+
+        async def writer(p, who):
+            n = 0
+            while n < 500:          # until the phase change refuses it
+                r = await p.request("note.add", room=R, board=board, column=0,
+                                    text="%s skriver %d" % (who, n))
+                n += 1
+                if r.get("ok"):
+                    acked.append(r["result"]["seq"])
+                else:
+                    self.assertEqual(r["error"]["code"], "wrong_phase", r)
+                    refused.append(r)
+                    return
+
+        async def switch():
+            await asyncio.sleep(0.3)
+            r = await mod.call("phase.set", room=R, phase="vote")
+            return r["seq"]
+
+        results = await asyncio.gather(switch(), *[writer(p, "p%d" % j)
+                                                  for j, p in enumerate(people)])
+        changed = results[0]
+        self.assertGreater(len(acked), 0)
+        self.assertEqual(len(refused), len(people), "every writer ends refused")
+        self.assertTrue(all(s < changed for s in acked),
+                        "a note acknowledged after the phase change: %s > %d"
+                        % ([s for s in acked if s > changed], changed))
+        last = (await mod.call("view.focus", room=R, board=board))["seq"]
+        await mod.wait_seq(R, last, timeout=20)
+        log = [(e["seq"], e["kind"], e.get("data")) for e in mod.events[R] if e["seq"] <= last]
+        late = [s for s, k, _ in log if k == "note.created" and s > changed]
+        self.assertEqual(late, [], "notes in the log after the phase change")
+
+        # Node 3 stops and comes back on its own data dir: same log.
+        await nodes[2].astop()
+        more = (await mod.call("chat.send", room=R, text="Medan nod 3 sov"))["seq"]
+        nodes[2].start(timeout=20.0)
+        c = await self.resumed(nodes[2], mod.token)
+        r = await c.join(room=R, since=0)
+        self.assertTrue(r["complete"], r)
+        await c.wait_seq(R, more, timeout=20)
+        again = [(e["seq"], e["kind"], e.get("data")) for e in c.events[R] if e["seq"] <= last]
+        self.assertEqual(again, log, "the restarted node serves another log")
+        print("phase change at seq %d; %d notes before it, %d writers refused"
+              % (changed, len(acked), len(refused)), file=sys.stderr)
 
 
 if __name__ == "__main__":
