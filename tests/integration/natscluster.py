@@ -520,6 +520,37 @@ def wait_node_ready(daemon, cafile=None, timeout=20.0):
         time.sleep(0.05)
 
 
+def stream_seq(daemon, cafile=None):
+    """The node's tavla_cluster_stream_seq (last stream sequence it
+    applied), or None when it does not say."""
+    status, body = tt.https_get(daemon, "/metrics", cafile=cafile)
+    assert status == 200, (status, body[:200])
+    for line in body.splitlines():
+        if line.startswith("tavla_cluster_stream_seq "):
+            return int(float(line.split()[1]))
+    return None
+
+
+def wait_in_step(nodes, cafile=None, timeout=10.0):
+    """Waits until every node has applied the same stream sequence (and
+    it stays so for a moment): what one node acknowledged is then in every
+    node's store. docs/cluster.md: a node serves what it has applied, so a
+    test that moves a client to another node right after a write waits
+    for this where a person would simply be slower. Returns that
+    sequence."""
+    t0 = time.monotonic()
+    while True:
+        seqs = [stream_seq(d, cafile) for d in nodes]
+        if None not in seqs and len(set(seqs)) == 1:
+            time.sleep(0.05)
+            if [stream_seq(d, cafile) for d in nodes] == seqs:
+                return seqs[0]
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError("nodes not in step within %.0f s: stream seqs %s"
+                                 % (timeout, seqs))
+        time.sleep(0.02)
+
+
 def run_tavlad(daemon, *args, input=None, timeout=60):
     """Runs `tavlad -c CONF ARGS...` (an admin command, --check-cluster)
     and returns the subprocess.CompletedProcess (text, UTF-8). Fails on a

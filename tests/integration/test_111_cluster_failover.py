@@ -168,6 +168,7 @@ class Failover(nc.ClusterCase):
         self.B = (await self.mod.call("board.create", room=self.R, title="Vad behöver vi?",
                                       layout="columns", columns=["Nu", "Sedan"]))["board"]
         await self.mod.call("phase.set", room=self.R, phase="write")
+        nc.wait_in_step(self.nodes, self.ca)     # the room is on every node
         self.members = []
         for n in range(3):
             for i in range(PER_NODE):
