@@ -384,6 +384,8 @@ static int join_member(struct tv_ctx *ctx, struct room *r, const char *name, uns
 	return TV_ASYNC;
 }
 
+static int join_wait(struct tv_ctx *ctx, struct room *r, unsigned role, uint64_t since);
+
 int handle_join(struct tv_ctx *ctx)
 {
 	struct conn *c = ctx->conn;
@@ -421,6 +423,8 @@ int handle_join(struct tv_ctx *ctx)
 	if (!role) {
 		rc = join_member(ctx, r, name, observer ? TV_ROLE_OBSERVER : TV_ROLE_PARTICIPANT,
 				 (uint64_t)since);
+	} else if (ctx->srv->replica && since > 0 && (uint64_t)since > r->head) {
+		rc = join_wait(ctx, r, role, (uint64_t)since);
 	} else {
 		rc = subscribe(c, r, role, (uint64_t)since, ctx->req->id, NULL, ctx->err,
 			       sizeof ctx->err);
@@ -429,6 +433,74 @@ int handle_join(struct tv_ctx *ctx)
 	}
 	room_release_if_idle(r);
 	return rc;
+}
+
+/*
+ * Cluster mode: a client that moved from another node may know seqs this
+ * node has not applied yet (a few milliseconds behind, or seconds after a
+ * NATS failover). Its join waits, up to JOIN_WAIT_MS, for the room to get
+ * there instead of being refused; the room is looked up again each time,
+ * so nothing is held meanwhile.
+ */
+#define JOIN_WAIT_MS 5000
+#define JOIN_POLL_MS 20
+
+struct join_wait {
+	uv_timer_t timer; /* first: the close callback frees the struct */
+	struct tv_server *srv;
+	uint64_t conn_id, since;
+	unsigned role;
+	int64_t deadline;
+	char room[TV_ID_LEN + 1];
+	char req_id[TV_ID_MAX_BYTES + 1];
+};
+
+static void join_wait_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void join_wait_tick(uv_timer_t *t)
+{
+	struct join_wait *jw = (struct join_wait *)t;
+	struct conn *c = conn_by_id(jw->srv, jw->conn_id);
+	struct room *r = NULL;
+	int rc = 0;
+	if (!c || c->state == CONN_CLOSING || jw->srv->stopping)
+		goto done;
+	rc = room_get(jw->srv, jw->room, &r);
+	if (!rc && r->head < jw->since && server_now_ms() < jw->deadline) {
+		room_release_if_idle(r);
+		uv_timer_start(t, join_wait_tick, JOIN_POLL_MS, 0);
+		return;
+	}
+	char err[200] = "";
+	if (!rc)
+		rc = subscribe(c, r, jw->role, jw->since, jw->req_id, NULL, err, sizeof err);
+	if (rc)
+		dispatch_error(c, jw->req_id, rc, err);
+	room_release_if_idle(r);
+done:
+	uv_close((uv_handle_t *)t, join_wait_free);
+}
+
+static int join_wait(struct tv_ctx *ctx, struct room *r, unsigned role, uint64_t since)
+{
+	struct join_wait *jw = calloc(1, sizeof *jw);
+	if (!jw)
+		return -TV_E_INTERNAL;
+	jw->srv = ctx->srv;
+	jw->conn_id = ctx->conn->id;
+	jw->since = since;
+	jw->role = role;
+	jw->deadline = server_now_ms() + JOIN_WAIT_MS;
+	snprintf(jw->room, sizeof jw->room, "%s", r->id);
+	snprintf(jw->req_id, sizeof jw->req_id, "%s", ctx->req->id);
+	uv_timer_init(ctx->srv->loop, &jw->timer);
+	uv_timer_start(&jw->timer, join_wait_tick, JOIN_POLL_MS, 0);
+	log_debug("room.join_wait", "room=%s since=%llu head=%llu", r->id,
+		  (unsigned long long)since, (unsigned long long)r->head);
+	return TV_ASYNC;
 }
 
 int handle_leave(struct tv_ctx *ctx)
