@@ -52,6 +52,8 @@ struct jetstream {
 	struct js_pub *queue, *queue_tail, *done, *done_tail;
 	struct js_in *in, *in_tail;
 	int stop, thread_started;
+	int closed;                 /* under mu: libnats' closed callback ran */
+	pthread_cond_t closed_cv;
 	uint64_t resub_from;        /* under mu: subscribe again from here */
 	atomic_uint_least64_t stream_last; /* the stream's last seq, as last seen */
 	atomic_int connected;
@@ -201,6 +203,17 @@ static void on_disconnected(natsConnection *nc, void *closure)
 	pthread_mutex_lock(&j->mu);
 	if (j->async)
 		uv_async_send(j->async);
+	pthread_mutex_unlock(&j->mu);
+}
+
+/* The last callback libnats makes for the connection: jetstream_close
+ * waits for it before freeing what the callbacks use. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+	struct jetstream *j = closure;
+	pthread_mutex_lock(&j->mu);
+	j->closed = 1;
+	pthread_cond_signal(&j->closed_cv);
 	pthread_mutex_unlock(&j->mu);
 }
 
@@ -437,6 +450,7 @@ int jetstream_open(struct jetstream **out, uv_loop_t *loop, const struct js_opts
 	make_prefix(j->prefix, sizeof j->prefix, o->stream);
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_cond_init(&j->cond, NULL);
+	pthread_cond_init(&j->closed_cv, NULL);
 	j->async = malloc(sizeof *j->async);
 	if (!j->async || uv_async_init(loop, j->async, on_async)) {
 		free(j->async);
@@ -450,6 +464,8 @@ int jetstream_open(struct jetstream **out, uv_loop_t *loop, const struct js_opts
 		s = natsOptions_SetDisconnectedCB(opts, on_disconnected, j);
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectedCB(opts, on_reconnected, j);
+	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(opts, on_closed, j);
 	if (s == NATS_OK)
 		s = natsConnection_Connect(&j->nc, opts);
 	natsOptions_Destroy(opts);
@@ -513,8 +529,19 @@ void jetstream_close(struct jetstream *j)
 		pthread_mutex_unlock(&j->mu);
 		pthread_join(j->thread, NULL);
 	}
-	if (j->nc)
+	if (j->nc) {
 		natsConnection_Close(j->nc);
+		/* libnats calls disconnected and closed on a thread of its own
+		 * after Close returns: wait for the last one (bounded: 3 s). */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 3;
+		pthread_mutex_lock(&j->mu);
+		while (!j->closed &&
+		       pthread_cond_timedwait(&j->closed_cv, &j->mu, &until) != ETIMEDOUT)
+			;
+		pthread_mutex_unlock(&j->mu);
+	}
 	/* Whatever arrived is delivered (completions) or dropped (messages:
 	 * the next start reads them again from the stream). */
 	pthread_mutex_lock(&j->mu);
@@ -546,6 +573,7 @@ void jetstream_close(struct jetstream *j)
 	}
 	pthread_mutex_destroy(&j->mu);
 	pthread_cond_destroy(&j->cond);
+	pthread_cond_destroy(&j->closed_cv);
 	free(j);
 }
 

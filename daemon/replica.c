@@ -34,6 +34,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "jetstream.h"
+#include "record.h"
 #include "log.h"
 #include "map.h"
 #include "room.h"
@@ -49,7 +50,7 @@ struct rsubj {
 	uint64_t applied;      /* last stream seq of this subject applied here */
 	uint64_t own_last;     /* last seq this node appended (acknowledged) */
 	uint64_t last_foreign; /* last applied seq that another node appended */
-	uint64_t lag;          /* messages received, not yet applied */
+	uint64_t lag;          /* records received, not yet applied */
 	uint64_t received;     /* stream seq of the last message received on it */
 	struct ritem *q, *q_tail;
 	struct rsubj *dirty_next; /* replica.dirty: has writes to flush */
@@ -106,234 +107,6 @@ static void make_prefix(char *out, size_t cap, const char *stream)
 	for (i = 0; stream[i] && i + 1 < cap; i++)
 		out[i] = (char)(stream[i] >= 'A' && stream[i] <= 'Z' ? stream[i] + 32 : stream[i]);
 	out[i] = 0;
-}
-
-/* ---- encoding ---------------------------------------------------------------------- */
-
-static void hex(char *out, const unsigned char *in, size_t n)
-{
-	static const char d[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = d[in[i] >> 4];
-		out[2 * i + 1] = d[in[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
-static int unhex(unsigned char *out, const char *in, size_t n)
-{
-	if (!in || strlen(in) != 2 * n)
-		return -1;
-	for (size_t i = 0; i < 2 * n; i++) {
-		char c = in[i];
-		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-		if (v < 0)
-			return -1;
-		out[i / 2] = (unsigned char)(i % 2 ? (out[i / 2] | v) : v << 4);
-	}
-	return 0;
-}
-
-static void set_str(json_t *o, const char *k, const char *v)
-{
-	if (v)
-		json_object_set_new(o, k, json_string(v));
-}
-
-/* One write as a record (a new reference), or NULL when out of memory. */
-static json_t *encode_write(const struct store_write *w, const char *boot, uint64_t n)
-{
-	json_t *r = json_object();
-	char h[2 * TV_HASH_LEN + 1];
-	if (!r)
-		return NULL;
-	if (boot) {
-		json_object_set_new(r, "o", json_string(boot));
-		json_object_set_new(r, "n", json_integer((json_int_t)n));
-	}
-	json_object_set_new(r, "t", json_integer(w->now_ms));
-	if (w->import)
-		json_object_set_new(r, "imp", json_true());
-	if (w->org.id) {
-		json_t *o = json_object();
-		set_str(o, "id", w->org.id);
-		set_str(o, "name", w->org.name);
-		json_object_set_new(r, "org", o);
-	}
-	if (w->room.id) {
-		json_t *o = json_object();
-		set_str(o, "id", w->room.id);
-		set_str(o, "org", w->room.org_id);
-		set_str(o, "kind", w->room.kind);
-		set_str(o, "title", w->room.title);
-		set_str(o, "code", w->room.code);
-		set_str(o, "by", w->room.created_by);
-		json_object_set_new(r, "room", o);
-	}
-	if (w->identity.id) {
-		json_t *o = json_object();
-		set_str(o, "id", w->identity.id);
-		set_str(o, "kind", w->identity.kind);
-		set_str(o, "org", w->identity.org_id);
-		set_str(o, "name", w->identity.name);
-		json_object_set_new(r, "ident", o);
-	}
-	if (w->token.hash) {
-		hex(h, w->token.hash, TV_HASH_LEN);
-		json_object_set_new(r, "token", json_pack("{s:s, s:s}", "hash", h, "ident",
-							   w->token.identity_id));
-	}
-	if (w->account.username) {
-		json_t *o = json_object();
-		set_str(o, "user", w->account.username);
-		set_str(o, "ident", w->account.identity_id);
-		set_str(o, "pw", w->account.pwhash);
-		json_object_set_new(r, "acct", o);
-	}
-	if (w->member.room_id)
-		json_object_set_new(r, "member",
-				    json_pack("{s:s, s:s, s:i, s:b}", "room", w->member.room_id,
-					      "ident", w->member.identity_id, "role",
-					      (int)w->member.role, "replace", w->member.replace));
-	if (w->event) {
-		const struct tv_event_view *e = w->event;
-		json_t *o = json_object();
-		set_str(o, "room", e->room);
-		json_object_set_new(o, "ts", json_integer(e->ts_ms));
-		set_str(o, "author", e->author_id);
-		set_str(o, "name", e->author_id ? e->author_name : NULL);
-		set_str(o, "kind", e->kind);
-		json_object_set_new(o, "data", json_stringn(e->data_json, e->data_len));
-		if (w->import)
-			json_object_set_new(o, "seq", json_integer((json_int_t)e->seq));
-		json_object_set_new(r, "ev", o);
-	}
-	set_str(r, "search", w->search_text);
-	if (w->seen.room_id)
-		json_object_set_new(r, "seen", json_pack("{s:s, s:s, s:I}", "ident",
-							  w->seen.identity_id, "room",
-							  w->seen.room_id,
-							  (json_int_t)w->seen.seq));
-	if (w->request.identity_id) {
-		json_t *o = json_object();
-		set_str(o, "ident", w->request.identity_id);
-		set_str(o, "client", w->request.client_id);
-		set_str(o, "room", w->request.room_id);
-		set_str(o, "result", w->request.result);
-		hex(h, w->request.fingerprint, TV_HASH_LEN);
-		json_object_set_new(o, "fp", json_string(h));
-		if (w->request.add_seq)
-			json_object_set_new(o, "add_seq", json_true());
-		json_object_set_new(r, "req", o);
-	}
-	return r;
-}
-
-/* A write rebuilt from a record: every string borrowed from the record,
- * which it keeps a reference to. */
-struct rremote {
-	struct store_write w; /* first: the store hands back &w */
-	struct tv_event_view ev;
-	struct replica *rp;
-	json_t *rec;
-	unsigned char hash[TV_HASH_LEN], fp[TV_HASH_LEN];
-};
-
-static const char *jstr(json_t *o, const char *k)
-{
-	return json_string_value(json_object_get(o, k));
-}
-
-static int decode_write(struct rremote *x, json_t *r)
-{
-	struct store_write *w = &x->w;
-	json_t *o;
-	x->rec = json_incref(r);
-	w->now_ms = (int64_t)json_integer_value(json_object_get(r, "t"));
-	w->import = json_is_true(json_object_get(r, "imp"));
-	if ((o = json_object_get(r, "org"))) {
-		w->org.id = jstr(o, "id");
-		w->org.name = jstr(o, "name");
-		if (!w->org.id || !w->org.name)
-			return -1;
-	}
-	if ((o = json_object_get(r, "room"))) {
-		w->room.id = jstr(o, "id");
-		w->room.org_id = jstr(o, "org");
-		w->room.kind = jstr(o, "kind");
-		w->room.title = jstr(o, "title");
-		w->room.code = jstr(o, "code");
-		w->room.created_by = jstr(o, "by");
-		if (!w->room.id || !w->room.org_id || !w->room.kind || !w->room.title ||
-		    !w->room.code)
-			return -1;
-	}
-	if ((o = json_object_get(r, "ident"))) {
-		w->identity.id = jstr(o, "id");
-		w->identity.kind = jstr(o, "kind");
-		w->identity.org_id = jstr(o, "org");
-		w->identity.name = jstr(o, "name");
-		if (!w->identity.id || !w->identity.kind || !w->identity.name)
-			return -1;
-	}
-	if ((o = json_object_get(r, "token"))) {
-		if (unhex(x->hash, jstr(o, "hash"), TV_HASH_LEN) || !jstr(o, "ident"))
-			return -1;
-		w->token.hash = x->hash;
-		w->token.identity_id = jstr(o, "ident");
-	}
-	if ((o = json_object_get(r, "acct"))) {
-		w->account.username = jstr(o, "user");
-		w->account.identity_id = jstr(o, "ident");
-		w->account.pwhash = jstr(o, "pw");
-		if (!w->account.username || !w->account.identity_id || !w->account.pwhash)
-			return -1;
-	}
-	if ((o = json_object_get(r, "member"))) {
-		w->member.room_id = jstr(o, "room");
-		w->member.identity_id = jstr(o, "ident");
-		w->member.role = (unsigned)json_integer_value(json_object_get(o, "role"));
-		w->member.replace = json_is_true(json_object_get(o, "replace"));
-		if (!w->member.room_id || !w->member.identity_id)
-			return -1;
-	}
-	if ((o = json_object_get(r, "ev"))) {
-		struct tv_event_view *e = &x->ev;
-		json_t *d = json_object_get(o, "data");
-		e->room = jstr(o, "room");
-		e->ts_ms = (int64_t)json_integer_value(json_object_get(o, "ts"));
-		e->author_id = jstr(o, "author");
-		e->author_name = jstr(o, "name");
-		if (!e->author_name)
-			e->author_name = "";
-		e->kind = jstr(o, "kind");
-		e->data_json = json_string_value(d);
-		e->data_len = json_string_length(d);
-		e->seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));
-		if (!e->room || !e->kind || !e->data_json)
-			return -1;
-		w->event = e;
-	}
-	w->search_text = jstr(r, "search");
-	if ((o = json_object_get(r, "seen"))) {
-		w->seen.identity_id = jstr(o, "ident");
-		w->seen.room_id = jstr(o, "room");
-		w->seen.seq = (uint64_t)json_integer_value(json_object_get(o, "seq"));
-		if (!w->seen.identity_id || !w->seen.room_id)
-			return -1;
-	}
-	if ((o = json_object_get(r, "req"))) {
-		w->request.identity_id = jstr(o, "ident");
-		w->request.client_id = jstr(o, "client");
-		w->request.room_id = jstr(o, "room");
-		w->request.result = jstr(o, "result");
-		w->request.add_seq = json_is_true(json_object_get(o, "add_seq"));
-		if (unhex(x->fp, jstr(o, "fp"), TV_HASH_LEN) || !w->request.identity_id ||
-		    !w->request.client_id)
-			return -1;
-		w->request.fingerprint = x->fp;
-	}
-	return 0;
 }
 
 /* ---- subjects ----------------------------------------------------------------------- */
@@ -504,7 +277,7 @@ static void flush(struct replica *rp, struct rsubj *sj)
 			item_finish(rp, it, STORE_RERUN);
 			continue;
 		}
-		json_t *rec = encode_write(it->w, rp->boot, it->n);
+		json_t *rec = record_encode(it->w, rp->boot, it->n);
 		char *one = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
 		if (one)
 			bytes += strlen(one);
@@ -651,18 +424,24 @@ static void check_reruns(struct replica *rp)
 
 /* ---- applying ------------------------------------------------------------------------ */
 
+/* Another node's write, rebuilt from its record. */
+struct rremote {
+	struct record r; /* first: the store hands back &r.w */
+	struct replica *rp;
+};
+
 static void remote_done(struct store_write *w)
 {
 	struct rremote *x = (struct rremote *)w;
 	if (w->status == 0 && !w->duplicate && w->event) {
 		x->rp->applied_total++;
-		room_replica_event(x->rp->srv, &x->ev);
+		room_replica_event(x->rp->srv, &x->r.ev);
 	} else if (w->status) {
 		log_error("cluster.apply_failed", "seq=%llu code=%s",
 			  (unsigned long long)w->replica.seq, tv_err_name(w->status));
 	}
 	store_write_release(w);
-	json_decref(x->rec);
+	record_clear(&x->r);
 	free(x);
 }
 
@@ -671,6 +450,7 @@ struct rmark {
 	struct replica *rp;
 	struct rsubj *sj;
 	uint64_t seq, pending;
+	size_t records; /* counted in sj->lag until this marker commits */
 	int foreign;
 };
 
@@ -685,8 +465,7 @@ static void mark_done(struct store_write *w)
 		m->sj->applied = m->seq;
 	if (m->foreign && m->seq > m->sj->last_foreign)
 		m->sj->last_foreign = m->seq; /* a valid message of another node */
-	if (m->sj->lag)
-		m->sj->lag--;
+	m->sj->lag -= m->sj->lag >= m->records ? m->records : m->sj->lag;
 	if (m->seq > rp->pos_seq)
 		rp->pos_seq = m->seq;
 	if ((m->pending == 0 || m->seq >= rp->start_last) && !rp->caught_up) {
@@ -726,6 +505,8 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 	/* Resuming inside a message applied partly before a restart. */
 	int resumed = seq == rp->pos_seq;
 	size_t from = resumed ? rp->pos_idx : 0;
+	if (from > nrec)
+		from = nrec;
 	int foreign = 1;
 	/* A room's message that does not follow the subject's previous one
 	 * is void on every node alike: it was built on a view another node's
@@ -742,7 +523,7 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 	if (void_msg) {
 		for (size_t i = 0; i < nrec; i++) {
 			json_t *r = json_array_get(recs, i);
-			const char *o = jstr(r, "o");
+			const char *o = record_str(r, "o");
 			char key[24];
 			struct ritem *it = NULL;
 			if (o && strcmp(o, rp->boot) == 0) {
@@ -760,10 +541,10 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 		foreign = 0; /* changes nothing: no one's view is older for it */
 		from = nrec;
 	}
-	sj->lag++;
+	sj->lag += nrec - from;
 	for (size_t i = from; i < nrec; i++) {
 		json_t *r = json_array_get(recs, i);
-		const char *o = jstr(r, "o");
+		const char *o = record_str(r, "o");
 		struct ritem *it = NULL;
 		char key[24];
 		if (o && strcmp(o, rp->boot) == 0) {
@@ -788,17 +569,17 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 			abort();
 		}
 		x->rp = rp;
-		if (decode_write(x, r)) {
+		if (record_decode(&x->r, r)) {
 			log_error("cluster.bad_record", "seq=%llu index=%zu", (unsigned long long)seq, i);
-			json_decref(x->rec);
+			record_clear(&x->r);
 			free(x);
 			continue;
 		}
-		x->w.replica.subject = sj->subject;
-		x->w.replica.seq = seq;
-		x->w.replica.idx = (unsigned)i + 1;
-		x->w.done = remote_done;
-		store_submit(rp->srv->store, &x->w);
+		x->r.w.replica.subject = sj->subject;
+		x->r.w.replica.seq = seq;
+		x->r.w.replica.idx = (unsigned)i + 1;
+		x->r.w.done = remote_done;
+		store_submit(rp->srv->store, &x->r.w);
 	}
 	json_decref(msg);
 	log_debug("cluster.received", "subject=%s seq=%llu records=%zu foreign=%d", subject,
@@ -807,6 +588,7 @@ static void on_message(void *arg, const char *subject, uint64_t seq, uint64_t pe
 	m->sj = sj;
 	m->seq = seq;
 	m->pending = pending;
+	m->records = nrec - from;
 	m->foreign = foreign;
 	m->w.replica.subject = sj->subject;
 	m->w.replica.seq = seq;
@@ -892,7 +674,7 @@ int replica_open(struct tv_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "no randomness");
 		return -TV_E_INTERNAL;
 	}
-	hex(rnd, b, 3);
+	record_hex(rnd, b, 3);
 	snprintf(rp->boot, sizeof rp->boot, "%.63s/%s", name, rnd);
 	/* Where this node's store stands in the stream (invariant 1). */
 	int rc = store_replica_positions(srv->store, load_position, rp);
@@ -1066,7 +848,7 @@ void replica_metrics(struct tv_server *srv, void (*put)(void *o, const char *fmt
 	put(o, "# HELP tavla_cluster_stream_seq last stream sequence applied here\n"
 	       "# TYPE tavla_cluster_stream_seq gauge\n");
 	put(o, "tavla_cluster_stream_seq %llu\n", (unsigned long long)rp->pos_seq);
-	put(o, "# HELP tavla_cluster_lag_events messages of a loaded room received but not yet applied\n"
+	put(o, "# HELP tavla_cluster_lag_events events (records) of a loaded room received from the stream but not yet applied\n"
 	       "# TYPE tavla_cluster_lag_events gauge\n");
 	struct lag_walk lw = { srv, put, o };
 	map_each(&rp->subjects, put_lag, &lw);
@@ -1115,7 +897,7 @@ static int import_one(void *arg, const char *kind, const char *id, struct store_
 				w[i].search_text = search;
 				im->events++;
 			}
-			json_t *rec = encode_write(&w[i], NULL, 0);
+			json_t *rec = record_encode(&w[i], NULL, 0);
 			free(search);
 			w[i].search_text = NULL;
 			char *one = rec ? json_dumps(rec, JSON_COMPACT) : NULL;

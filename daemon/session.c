@@ -158,23 +158,83 @@ int handle_login(struct tv_ctx *ctx)
 
 /* ---- resume --------------------------------------------------------------------- */
 
+/* The identity of a token, set on c; the reply's result (a new reference)
+ * in *result. 0 or negative. */
+static int resume_as(struct tv_server *srv, struct conn *c, const unsigned char *hash,
+		     json_t **result)
+{
+	struct store_identity si;
+	int64_t max_age = (int64_t)srv->cfg->token_days * 86400000;
+	int rc = store_identity_by_token(srv->store, hash, server_now_ms(), max_age, &si);
+	if (rc)
+		return rc;
+	struct conn_identity id;
+	identity_from_store(&id, &si);
+	conn_set_identity(c, &id);
+	log_info("auth.resume", "conn=%s identity=%s", c->key, id.id);
+	*result = json_pack("{s:o}", "identity", identity_json(&id, NULL));
+	return *result ? 0 : -TV_E_INTERNAL;
+}
+
+/*
+ * Cluster mode: a token made on another node a moment ago may not be in
+ * this node's store yet (it arrives with the join that made it, within
+ * milliseconds). An unknown token is looked up again for RESUME_WAIT_MS
+ * before bad_token is answered.
+ */
+#define RESUME_WAIT_MS 1500
+#define RESUME_POLL_MS 25
+
+struct resume_wait {
+	uv_timer_t timer; /* first: the close callback frees the struct */
+	struct tv_server *srv;
+	struct reply_to rt;
+	int64_t deadline;
+	unsigned char hash[TV_HASH_LEN];
+};
+
+static void resume_wait_free(uv_handle_t *h)
+{
+	free(h);
+}
+
+static void resume_wait_tick(uv_timer_t *t)
+{
+	struct resume_wait *rw = (struct resume_wait *)t;
+	struct conn *c = conn_by_id(rw->srv, rw->rt.conn_id);
+	if (c && c->state != CONN_CLOSING && !rw->srv->stopping) {
+		json_t *result = NULL;
+		int rc = c->state == CONN_IDENT ? -TV_E_ALREADY_AUTHENTICATED
+			: resume_as(rw->srv, c, rw->hash, &result);
+		if (rc == -TV_E_BAD_TOKEN && server_now_ms() < rw->deadline) {
+			uv_timer_start(t, resume_wait_tick, RESUME_POLL_MS, 0);
+			return;
+		}
+		dispatch_finish(rw->srv, &rw->rt, rc, result, NULL);
+		json_decref(result);
+	}
+	uv_close((uv_handle_t *)t, resume_wait_free);
+}
+
 int handle_resume(struct tv_ctx *ctx)
 {
 	size_t len;
 	const char *token = tv_req_str(ctx->req, "token", &len);
 	unsigned char hash[TV_HASH_LEN];
 	crypto_sha256(token, len, hash);
-	struct store_identity si;
-	int64_t max_age = (int64_t)ctx->srv->cfg->token_days * 86400000;
-	int rc = store_identity_by_token(ctx->srv->store, hash, server_now_ms(), max_age, &si);
-	if (rc)
+	int rc = resume_as(ctx->srv, ctx->conn, hash, &ctx->result);
+	if (rc != -TV_E_BAD_TOKEN || !ctx->srv->replica)
 		return rc;
-	struct conn_identity id;
-	identity_from_store(&id, &si);
-	conn_set_identity(ctx->conn, &id);
-	log_info("auth.resume", "conn=%s identity=%s", ctx->conn->key, id.id);
-	ctx->result = json_pack("{s:o}", "identity", identity_json(&id, NULL));
-	return ctx->result ? 0 : -TV_E_INTERNAL;
+	struct resume_wait *rw = calloc(1, sizeof *rw);
+	if (!rw)
+		return rc;
+	rw->srv = ctx->srv;
+	reply_to_init(&rw->rt, ctx);
+	rw->deadline = server_now_ms() + RESUME_WAIT_MS;
+	memcpy(rw->hash, hash, TV_HASH_LEN);
+	uv_timer_init(ctx->srv->loop, &rw->timer);
+	uv_timer_start(&rw->timer, resume_wait_tick, RESUME_POLL_MS, 0);
+	return TV_ASYNC;
 }
 
 /* ---- join: the seam -------------------------------------------------------------- */

@@ -10,8 +10,11 @@ NATS JetStream cluster (three nats-servers, stream replicas 3).
    live-received the same events in the same order.
  - A retried request (same id) sent through another node answers with the
    first result and "replayed":true and appends nothing.
- - A participant who joined on one node resumes with its token on another.
+ - A participant who joined on one node resumes with its token on another,
+   even at once (the node waits a moment for the token to arrive).
  - /metrics of each node reports the cluster counters.
+ - A forum: search on one node finds what was written on another; a seen
+   mark set on one node counts on another.
  - A phase change on one node races notes on the others: every note lands
    before it or is refused with wrong_phase after being run again; a node
    stopped and started again serves the same log.
@@ -90,6 +93,13 @@ class ClusterBasic(nc.ClusterCase):
                 r = await self.retry(p, "join", ("bad_code",), code=code,
                                      name="Deltagare %d-%d" % (i + 1, k))
                 p.identity, p.token = r["identity"], r["token"]
+                if not people:
+                    # At once on another node: the token travels with the
+                    # join; that node waits for it rather than refuse it.
+                    q = await self.connect(nodes[(i + 2) % 3])
+                    self.assertEqual((await q.resume(p.token))["identity"]["id"],
+                                     p.identity["id"])
+                    await q.close()
                 a = await self.retry(mods[(i + 1) % 3], "table.assign", ("not_a_member",),
                                      room=R, identity=p.identity["id"], table=table)
                 # Acknowledged by one node, seen by the participant's own
@@ -269,6 +279,49 @@ class ClusterBasic(nc.ClusterCase):
         self.assertEqual(again, log, "the restarted node serves another log")
         print("phase change at seq %d; %d notes before it, %d writers refused"
               % (changed, len(acked), len(refused)), file=sys.stderr)
+
+    async def test_forum_across_nodes(self):
+        """A forum: a thread and a post written on node 2 are found by
+        search on node 3 (the search index is filled by every node's
+        store); a seen mark set on node 1 is the unread count's base on
+        node 3."""
+        nats = self.start_nats(3)
+        nodes = self.make_nodes(nats, 3)
+        tt.create_moderator(nodes[0], ORG, USER, PASSWORD)
+        nc.cluster_import(nodes[0])
+        for d in nodes:
+            d.start(timeout=20.0)
+            d.moderators[(ORG, USER)] = PASSWORD
+        mod = await self.moderator(nodes[0], ORG, USER, PASSWORD)
+        room = (await mod.call("room.create", kind="forum", title="Forum i tre noder"))["room"]
+        R, code = room["id"], room["code"]
+        await mod.join(room=R)
+        asa = await self.connect(nodes[1])
+        r = await self.retry(asa, "join", ("bad_code",), code=code, name="Åsa Öberg")
+        asa.identity, asa.token = r["identity"], r["token"]
+        th = (await asa.call("thread.create", room=R, title="Hållbarhet i regionen",
+                             text="Hur följer vi upp hållbarheten?"))["thread"]
+        post = await asa.call("post.add", room=R, thread=th, text="Vi mäter kusten varje vår.")
+        await mod.wait_seq(R, post["seq"], timeout=10)
+
+        m3 = await self.connect(nodes[2])
+        await self.retry(m3, "login", ("bad_credentials",), user=USER, password=PASSWORD)
+        await m3.join(room=R)
+        await m3.wait_seq(R, post["seq"], timeout=10)
+        hits = (await m3.call("search", room=R, q="kusten"))["hits"]
+        self.assertEqual([h["seq"] for h in hits], [post["seq"]])
+
+        # The moderator marks everything seen on node 1; node 3 counts from it.
+        await mod.call("rooms.seen", room=R, seq=post["seq"])
+        more = await asa.call("chat.send", room=R, text="En sak till")
+        await m3.wait_seq(R, more["seq"], timeout=10)
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            u = [x for x in (await m3.call("rooms.unread"))["rooms"] if x["id"] == R][0]
+            if u["seen"] == post["seq"] or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.05)
+        self.assertEqual((u["seen"], u["unread"]), (post["seq"], 1))
 
 
 if __name__ == "__main__":
