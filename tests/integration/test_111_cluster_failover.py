@@ -45,7 +45,7 @@ import natscluster as nc  # noqa: E402
 import websockets  # noqa: E402
 
 PER_NODE = 4                # participants connected to each node at first
-NOTES_EACH = 15             # notes every participant posts
+NOTES_EACH = 25             # notes every participant posts
 REQUEST_TIMEOUT = 15.0      # seconds before a participant gives up on a node
 STALL_MAX = 30.0            # seconds writes may stall while NATS elects a leader
 ORG, USER, PASSWORD = "Region Norrfjäll", "mod", "hemligt lösenord 1"
