@@ -3,12 +3,13 @@
  * jetstream.h for the model and invariants). The only file that includes
  * the NATS headers.
  *
- * Why a publisher thread and not the libuv adapter: a synchronous
+ * Why publisher threads and not the libuv adapter: a synchronous
  * js_PublishMsg is one round trip to the stream leader and its quorum
- * (about 1-2 ms on one machine); on a thread of its own it costs the loop
+ * (a few ms on one machine); on threads of their own it costs the loop
  * nothing, and while one publish waits the next batch of a room gathers
  * (replica.c puts a room's queued writes into one message), exactly as the
- * store's writer groups commits. The adapter would put libnats' socket on
+ * store's writer groups commits. JS_PUBLISHERS threads take messages from
+ * one queue, so rooms do not wait for each other's round trips. The adapter would put libnats' socket on
  * the loop but its JetStream calls would still block or need async acks
  * matched by hand. Messages arrive on libnats' own delivery thread and are
  * handed to the loop through a mutex-protected list and a uv_async_t.
@@ -27,6 +28,9 @@
 #include "log.h"
 #include "tv_protocol.h"
 
+/* Publisher threads: messages of different subjects are appended in
+ * parallel (replica.c keeps at most one per subject in flight). */
+#define JS_PUBLISHERS 4
 /* How long a publish without an answer is repeated (publish_one). */
 #define REPUBLISH_MS 8000
 
@@ -46,12 +50,17 @@ struct jetstream {
 	jsCtx *js;
 	natsSubscription *sub;
 	uv_async_t *async;
-	pthread_t thread;
+	struct js_worker {
+		struct jetstream *j;
+		int idx;
+		pthread_t thread;
+	} workers[JS_PUBLISHERS];
+	int nworkers;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	struct js_pub *queue, *queue_tail, *done, *done_tail;
 	struct js_in *in, *in_tail;
-	int stop, thread_started;
+	int stop;
 	int closed;                 /* under mu: libnats' closed callback ran */
 	pthread_cond_t closed_cv;
 	uint64_t resub_from;        /* under mu: subscribe again from here */
@@ -291,12 +300,20 @@ static void publish_one(struct jetstream *j, struct js_pub *p)
 static natsStatus subscribe(struct jetstream *j, uint64_t start_seq, char *err, size_t errlen);
 static void poll_stream(struct jetstream *j);
 
+/* Publisher thread idx. The first one also replaces the consumer when
+ * asked and polls the stream's last sequence while idle. */
 static void *publisher_main(void *arg)
 {
-	struct jetstream *j = arg;
+	struct js_worker *wk = arg;
+	struct jetstream *j = wk->j;
+	int first = wk->idx == 0;
 	pthread_mutex_lock(&j->mu);
 	for (;;) {
-		while (!j->queue && !j->stop && !j->resub_from) {
+		while (!j->queue && !j->stop && !(first && j->resub_from)) {
+			if (!first) {
+				pthread_cond_wait(&j->cond, &j->mu);
+				continue;
+			}
 			struct timespec until;
 			clock_gettime(CLOCK_REALTIME, &until);
 			until.tv_sec += 2;
@@ -307,7 +324,7 @@ static void *publisher_main(void *arg)
 				pthread_mutex_lock(&j->mu);
 			}
 		}
-		if (j->resub_from && !j->stop) {
+		if (first && j->resub_from && !j->stop) {
 			uint64_t from = j->resub_from;
 			j->resub_from = 0;
 			pthread_mutex_unlock(&j->mu);
@@ -497,11 +514,15 @@ int jetstream_open(struct jetstream **out, uv_loop_t *loop, const struct js_opts
 	s = subscribe(j, start_seq, err, errlen);
 	if (s != NATS_OK)
 		goto fail;
-	if (pthread_create(&j->thread, NULL, publisher_main, j)) {
-		snprintf(err, errlen, "cannot start the publisher thread");
-		goto fail;
+	for (int i = 0; i < JS_PUBLISHERS; i++) {
+		j->workers[i].j = j;
+		j->workers[i].idx = i;
+		if (pthread_create(&j->workers[i].thread, NULL, publisher_main, &j->workers[i])) {
+			snprintf(err, errlen, "cannot start the publisher threads");
+			goto fail;
+		}
+		j->nworkers++;
 	}
-	j->thread_started = 1;
 	*out = j;
 	return 0;
 fail:
@@ -522,12 +543,13 @@ void jetstream_close(struct jetstream *j)
 		natsSubscription_Unsubscribe(j->sub);
 		natsSubscription_Destroy(j->sub);
 	}
-	if (j->thread_started) {
+	if (j->nworkers) {
 		pthread_mutex_lock(&j->mu);
 		j->stop = 1;
-		pthread_cond_signal(&j->cond);
+		pthread_cond_broadcast(&j->cond);
 		pthread_mutex_unlock(&j->mu);
-		pthread_join(j->thread, NULL);
+		for (int i = 0; i < j->nworkers; i++)
+			pthread_join(j->workers[i].thread, NULL);
 	}
 	if (j->nc) {
 		natsConnection_Close(j->nc);
@@ -597,7 +619,7 @@ void jetstream_resubscribe(struct jetstream *j, uint64_t from)
 {
 	pthread_mutex_lock(&j->mu);
 	j->resub_from = from ? from : 1;
-	pthread_cond_signal(&j->cond);
+	pthread_cond_broadcast(&j->cond); /* for the first publisher thread */
 	pthread_mutex_unlock(&j->mu);
 }
 

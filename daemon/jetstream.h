@@ -4,13 +4,13 @@
  *
  * Responsible for: connecting (URLs, credentials, CA), creating or checking
  * the stream, publishing messages with an expected last subject sequence
- * and a message id (on a thread of its own, one synchronous publish at a
- * time, like the store's writer), and delivering every message of the
+ * and a message id (synchronous publishes on threads of their own, like
+ * the store's writer), and delivering every message of the
  * stream in stream order to the loop thread. Not responsible for what the
  * messages mean (replica.c) or for the local store.
  *
  * Lifecycle of a publish:
- *   loop: jetstream_publish(p) --queue--> publisher thread: js_PublishMsg
+ *   loop: jetstream_publish(p) --queue--> a publisher thread: js_PublishMsg
  *   --done list + uv_async--> loop: cb->published(p) with p->status set.
  *
  * Invariants:
@@ -18,8 +18,9 @@
  *     after start_seq, in stream order, each exactly once per open (the
  *     consumer is an ordered push consumer: a gap makes libnats recreate
  *     it from the last delivered sequence).
- *  2. cb->published runs on the loop thread exactly once per publish, in
- *     submission order.
+ *  2. cb->published runs on the loop thread exactly once per publish; publishes
+ *     run on JS_PUBLISHERS threads at once, so completions of different
+ *     messages may come in any order (replica.c keeps one per subject).
  *  3. No libnats callback touches loop state: they only append to a
  *     mutex-protected list and wake the loop.
  */

@@ -3,12 +3,11 @@
  * applied from it in stream order (see replica.h for the model and the
  * invariants, docs/cluster.md for the reasoning).
  *
- * A record is one store_write as JSON: each part of the write a member
- * ("room", "ident", "token", "member", "ev", "seen", "req", "org",
- * "acct"), plus the origin ("o": this process's boot id, "n": its number
- * here) and the time. A message on a subject carries one or more records
- * ({"w":[...]}): a room's writes that queued while its previous message was
- * being appended go together (group commit), one round trip for many.
+ * A record is one store_write as JSON (record.c), with its origin ("o":
+ * this process's boot id, "n": its number here). A message on a subject
+ * carries one or more records ({"x":EXPECTED,"w":[...]}): a room's writes
+ * that queued while its previous message was being appended go together
+ * (group commit), one round trip for many.
  *
  * Subjects: PREFIX.room.ID (every write of a room, created with the room),
  * PREFIX.meta (writes that belong to no room: tokens of logins, seen
@@ -18,9 +17,20 @@
  *   replica_submit: QUEUED on its subject --flush--> PUBLISHING (one
  *   message per subject at a time) --ack--> the consumer delivers the
  *   message --> store_submit of the original write --> its done.
- *   A conflict (another node appended first) --> RERUN: once this node
- *   applied the subject up to where it was, done runs with STORE_RERUN
- *   and the dispatcher runs the request again against the new state.
+ *   A conflict (another node appended first: JetStream refuses the
+ *   publish, or the message turns out void when applied) --> RERUN: once
+ *   this node applied the subject up to where it was, done runs with
+ *   STORE_RERUN and the dispatcher runs the request again against the new
+ *   state.
+ *
+ * Invariants (besides replica.h's):
+ *  1. Per subject at most one message is in flight, and a room's next one
+ *     is published only once the previous one was applied here, expecting
+ *     exactly the subject's applied sequence (x == applied).
+ *  2. A room message whose x is not the stream sequence of the subject's
+ *     previous message is void on every node (applied as nothing).
+ *  3. An item (one of this node's writes) is freed only when both its
+ *     publish was answered (acked) and it went on (finished).
  */
 #include "replica.h"
 
