@@ -669,6 +669,14 @@ static void timer_fired(uv_timer_t *t)
 	struct room *r = t->data;
 	if (!r || !r->ws || r->ws->timer != TIMER_RUNNING)
 		return;
+	/* libuv arms timers against the loop's cached clock, which lags the wall
+	 * clock by however long the current loop turn has run; the expiry is a
+	 * promise about wall-clock time, so an early wake re-arms for the rest. */
+	int64_t left = r->ws->timer_ends_ms - server_now_ms();
+	if (left > 0) {
+		uv_timer_start(t, timer_fired, (uint64_t)left, 0);
+		return;
+	}
 	/* Announce once: the expiry event stops the timer when it commits. */
 	r->ws->timer = TIMER_STOPPED;
 	room_append_system(r, "timer.expired", json_pack("{s:I}", "ends_at",
