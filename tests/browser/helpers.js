@@ -145,3 +145,16 @@ export async function settle(page) {
   await page.waitForFunction(() => (document.documentElement.dataset.pending || '0') === '0');
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 }
+
+/* True once the element is the page's focused element, false if it is not
+ * within `timeout` ms. The client moves focus on the frame after a render
+ * (clients/web/dom.js focusKey), so an element can be on the page a moment
+ * before it has the focus. */
+export async function focused(locator, timeout = 5000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await locator.evaluate((el) => el === document.activeElement).catch(() => false)) return true;
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

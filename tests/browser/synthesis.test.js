@@ -12,7 +12,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot, settle } from './helpers.js';
+import { launch, person, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot, settle, focused } from './helpers.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -100,7 +100,7 @@ test('synthesis: suggestions, select-and-assign, dot voting at 360 px, ranked re
   await M.getByRole('button', { name: 'Föreslå teman' }).click();
   const firstAccept = M.locator('li.suggestion').first().getByRole('button', { name: 'Godta' });
   await firstAccept.waitFor();
-  assert.equal(await firstAccept.evaluate((el) => el === document.activeElement), true, 'focus on the first suggestion');
+  assert.equal(await focused(firstAccept), true, 'focus on the first suggestion');
   const sugNotes = await M.locator('li.suggestion').first().locator('.suggestion__notes li').allTextContents();
   assert.ok(sugNotes.length >= 2, `a suggestion of ${sugNotes.length} notes`);
   const label = M.locator('li.suggestion').first().getByLabel('Temats namn');
@@ -197,7 +197,12 @@ test('synthesis: suggestions, select-and-assign, dot voting at 360 px, ranked re
       throw e;
     });
     for (const d of dots) await vote.getByRole('button', { name: `Lägg en prick på ${d}` }).click();
-    await P.locator('.vote__left', { hasText: '0 av 3 prickar kvar.' }).waitFor();
+    await P.locator('.vote__left', { hasText: '0 av 3 prickar kvar.' }).waitFor().catch(async (e) => {
+      await shot(P, `synthesis-vote-spent-failed-${name}`);
+      console.log(`${name}: ballot not spent; left:`, await P.locator('.vote__left').textContent(),
+        'error line:', await P.locator('p.error').textContent().catch(() => null));
+      throw e;
+    });
     await P.locator('.vote__left .note__saved').waitFor();
     // Every dot spent: no more can be placed, but one can be moved.
     assert.equal(await vote.getByRole('button', { name: 'Lägg en prick på Unga' }).isDisabled(), true);

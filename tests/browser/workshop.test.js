@@ -6,7 +6,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot } from './helpers.js';
+import { launch, person, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot, focused } from './helpers.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -84,7 +84,7 @@ test('two-table workshop: private writing, reveal, keyboard move, undo, phases',
   await A.keyboard.press('Enter');
   const first = A.getByRole('button', { name: 'Till År 2030' });
   await first.waitFor();
-  assert.equal(await first.evaluate((el) => el === document.activeElement), true, 'menu item not focused');
+  assert.equal(await focused(first), true, 'menu item not focused');
   await A.keyboard.press('Enter');
   const col2 = (page) => page.locator('section.column').nth(1);
   await col2(A).locator('li.note', { hasText: 'Fler cykelbanor' }).waitFor();
