@@ -605,6 +605,12 @@ int room_subscribe(struct room *r, struct room_sub *s, const char *name)
 		snprintf(p->name, sizeof p->name, "%s", name);
 		p->role = s->role;
 	}
+	/* Published before s is linked: publishing may flush presence into
+	 * the ring at once, and the ring's walk over its subscribers must not
+	 * meet one whose tail is not set yet (it would look lagged and be cut
+	 * off in the middle of its join). */
+	if (p->count++ == 0)
+		publish_presence(r, s->identity_id, p, 1);
 	s->room = r;
 	s->prev = NULL;
 	s->next = r->subs;
@@ -613,8 +619,6 @@ int room_subscribe(struct room *r, struct room_sub *s, const char *name)
 	r->subs = s;
 	r->nsubs++;
 	s->last_seq = r->head;
-	if (p->count++ == 0)
-		publish_presence(r, s->identity_id, p, 1);
 	/* Live from here: the catch-up emitted everything up to head, and
 	 * ephemeral entries from before the join are not replayed (the join
 	 * result carries the presence list). */

@@ -8,7 +8,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, url, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot, axe, describeViolations } from './helpers.js';
+import { launch, person, url, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot, axe, describeViolations, fillExactly } from './helpers.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -50,7 +50,7 @@ test('join page, participant board and moderator views pass axe; screenshots', a
   await M.getByRole('button', { name: 'Skriva', exact: true }).click();
   await M.getByRole('button', { name: 'Privat skrivande' }).click();
   await M.locator('[data-key="private"][aria-pressed="true"]').waitFor();
-  await M.getByLabel('Minuter').fill('10');
+  await fillExactly(M.getByLabel('Minuter'), '10');
   await M.getByRole('button', { name: 'Starta' }).click();
   await M.locator('.chip--timer').waitFor();
 
@@ -82,8 +82,8 @@ test('join page, participant board and moderator views pass axe; screenshots', a
   await P.keyboard.press('Escape');
   // matrix board
   await P.getByRole('button', { name: 'Intressenter' }).click();
-  await P.getByLabel('Inflytande vågrätt (0–100)').fill('80');
-  await P.getByLabel('Intresse lodrätt (0–100)').fill('20');
+  await fillExactly(P.getByLabel('Inflytande vågrätt (0–100)'), '80');
+  await fillExactly(P.getByLabel('Intresse lodrätt (0–100)'), '20');
   await writeNote(P, 'Kommunerna');
   await noteByText(P, 'Kommunerna').locator('.note__saved').waitFor();
   await noSerious(P, 'participant-matrix');

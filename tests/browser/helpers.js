@@ -158,3 +158,15 @@ export async function focused(locator, timeout = 5000) {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/* Fills a field until it holds exactly `value`. A render that replaces the
+ * focused field gives the focus back but cannot keep the selection of a
+ * number field (browsers expose none), so a fill that a render interrupts
+ * between selecting the old value and typing appends instead ("3" -> "33"). */
+export async function fillExactly(locator, value, tries = 5) {
+  for (let i = 0; i < tries; i++) {
+    await locator.fill(value);
+    if (await locator.inputValue() === value) return;
+  }
+  throw new Error(`the field does not keep ${JSON.stringify(value)}`);
+}

@@ -10,7 +10,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, person, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot, axe,
-  describeViolations } from './helpers.js';
+  describeViolations, fillExactly } from './helpers.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -94,8 +94,8 @@ test('matrix and timeline: place notes by keyboard and by drag; join QR code', a
     'Lite inflytande, lite intresse', 'Mycket inflytande, lite intresse']);
   assert.equal(await A.locator('.matrix__x .matrix__axis').textContent(), 'Inflytande →');
 
-  await A.getByLabel('Inflytande vågrätt (0–100)').fill('20');
-  await A.getByLabel('Intresse lodrätt (0–100)').fill('20');
+  await fillExactly(A.getByLabel('Inflytande vågrätt (0–100)'), '20');
+  await fillExactly(A.getByLabel('Intresse lodrätt (0–100)'), '20');
   await writeNote(A, 'Länsstyrelsen');
   const note = noteByText(A, 'Länsstyrelsen');
   await note.locator('.note__saved').waitFor();

@@ -12,7 +12,7 @@
 
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, person, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot, settle, focused } from './helpers.js';
+import { launch, person, moderatorLogin, createWorkshop, join, writeNote, noteByText, shot, settle, focused, fillExactly } from './helpers.js';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -181,7 +181,7 @@ test('synthesis: suggestions, select-and-assign, dot voting at 360 px, ranked re
   // Dot vote: 3 dots each, live totals.
   await settle(M);
   await M.getByRole('button', { name: 'Rösta', exact: true }).click();
-  await M.getByLabel('Prickar per person').fill('3');
+  await fillExactly(M.getByLabel('Prickar per person'), '3');
   await M.getByRole('button', { name: 'Öppna röstningen' }).click();
   await M.getByRole('button', { name: 'Stäng röstningen' }).waitFor();
 
