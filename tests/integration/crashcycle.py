@@ -323,18 +323,27 @@ class Ledger:
                     self.anomaly("room %s: %d events, seqs %d..%d" % (room, n, lo, hi))
             if full:
                 self.heads, self.stored = {}, {}
+            # Every idempotency record, read once: requests_recent has no
+            # index (store.c), so a lookup per event or per ack would scan
+            # it each time and the check would grow with the square of the
+            # run's requests.
+            requests = {}
+            for ident, cid, result in con.execute(
+                    "SELECT identity_id, client_id, result FROM requests_all"):
+                requests.setdefault((ident, cid), []).append(result)
             # Invariant 3: each new chat event once, and its request row.
             for room, head in heads.items():
                 rows = con.execute(
-                    "SELECT e.seq, e.author_id, e.data, r.result FROM events e"
-                    " LEFT JOIN requests_all r ON r.identity_id = e.author_id"
-                    "  AND r.client_id = substr(json_extract(e.data, '$.text'), 1,"
-                    "      instr(json_extract(e.data, '$.text'), ' ') - 1)"
-                    " WHERE e.room_id = ?1 AND e.seq > ?2 AND e.kind = 'chat.message'",
+                    "SELECT seq, author_id, data FROM events"
+                    " WHERE room_id = ?1 AND seq > ?2 AND kind = 'chat.message'",
                     (room, self.heads.get(room, 0)))
-                for seq, author, data, result in rows:
+                for seq, author, data in rows:
                     text = json.loads(data)["text"]
                     cid = cid_of(text)
+                    results = requests.get((author, cid), [None])
+                    if len(results) != 1:
+                        self.anomaly("%s has %d request rows" % (cid, len(results)))
+                    result = results[0]
                     if cid in self.stored:
                         self.duplicates += 1
                         self.anomaly("%s stored twice: %r and %r"
@@ -350,8 +359,7 @@ class Ledger:
             cids = list(self.acks) if full else self.new_acks
             for cid in cids:
                 ident, room, seq = self.acks[cid]
-                rows = con.execute("SELECT result FROM requests_all WHERE identity_id = ?1"
-                                   " AND client_id = ?2", (ident, cid)).fetchall()
+                rows = [(r,) for r in requests.get((ident, cid), [])]
                 ev = con.execute("SELECT author_id, kind, data FROM events WHERE room_id = ?1"
                                  " AND seq = ?2", (room, seq)).fetchone()
                 if len(rows) != 1 or ev is None:
