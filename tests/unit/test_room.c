@@ -782,15 +782,22 @@ static size_t listed(struct room *r, size_t *present)
 	return n;
 }
 
-static void test_presence_window(void **state)
+/* The room of the presence-window tests: presence coalesced for 20 ms. */
+static struct room *windowed_room(struct fx *f)
 {
-	struct fx *f = *state;
 	struct room *r;
-	size_t present;
 	char err[128];
 	assert_int_equal(config_set(&f->cfg, "presence_ms", "20", err, sizeof err), 0);
 	create_room(f);
 	assert_int_equal(room_get(&f->srv, ROOM_ID, &r), 0);
+	return r;
+}
+
+static void test_presence_window(void **state)
+{
+	struct fx *f = *state;
+	struct room *r = windowed_room(f);
+	size_t present;
 
 	struct fsub watcher;
 	fsub_join(r, &watcher, "i_watch0000000", "Watcher");
@@ -840,12 +847,8 @@ static void test_presence_window(void **state)
 static void test_rejoin_flush_keeps_newcomer(void **state)
 {
 	struct fx *f = *state;
-	struct room *r;
+	struct room *r = windowed_room(f);
 	size_t present;
-	char err[128];
-	assert_int_equal(config_set(&f->cfg, "presence_ms", "20", err, sizeof err), 0);
-	create_room(f);
-	assert_int_equal(room_get(&f->srv, ROOM_ID, &r), 0);
 
 	struct fsub watcher, a;
 	fsub_join(r, &watcher, "i_watch0000000", "Watcher");
