@@ -359,7 +359,7 @@ class Ledger:
             cids = list(self.acks) if full else self.new_acks
             for cid in cids:
                 ident, room, seq = self.acks[cid]
-                rows = [(r,) for r in requests.get((ident, cid), [])]
+                rows = requests.get((ident, cid), [])
                 ev = con.execute("SELECT author_id, kind, data FROM events WHERE room_id = ?1"
                                  " AND seq = ?2", (room, seq)).fetchone()
                 if len(rows) != 1 or ev is None:
@@ -367,8 +367,8 @@ class Ledger:
                     self.anomaly("acknowledged %s (seq %d) missing: requests %r, event %r"
                                  % (cid, seq, rows, ev))
                     continue
-                if json.loads(rows[0][0]).get("seq") != seq:
-                    self.anomaly("acknowledged %s: seq %d, request row says %s" % (cid, seq, rows[0][0]))
+                if json.loads(rows[0]).get("seq") != seq:
+                    self.anomaly("acknowledged %s: seq %d, request row says %s" % (cid, seq, rows[0]))
                 if (ev[0], ev[1], json.loads(ev[2]).get("text")) != (
                         ident, "chat.message", note_text(cid, self.seed)):
                     self.anomaly("acknowledged %s: seq %d holds %r" % (cid, seq, ev))
